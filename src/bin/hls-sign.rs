@@ -1,0 +1,459 @@
+//! `hls-sign`: CloudFront signed URLs and cookies from the command line, and
+//! the answer to "why does CloudFront give me a 403?".
+//!
+//! A thin adapter: argument parsing and file reading here, everything else in
+//! the library. Errors go to stderr with exit status 2; a rejected `verify`
+//! exits with 1.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hls_edge_signer::grant::{Expiry, IpPinning};
+use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
+use hls_edge_signer::keys::generate_pem;
+use hls_edge_signer::signed_url::{
+    parse_cookie_header, read_grant, CookieAttributes, GrantSource, UrlParts, SIGNING_PARAMETERS,
+};
+use hls_edge_signer::{
+    verify_request, Condition, HashAlgorithm, Ipv4Cidr, KeyAlgorithm, Policy, PrivateKey,
+    PublicKey, RsaBackend, TrustedKeys, UrlSigner,
+};
+
+#[derive(Parser)]
+#[command(name = "hls-sign", version, about = "CloudFront signed URLs and cookies for HLS", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a signed URL (canned policy unless --resource, --not-before or --ip is given).
+    Url {
+        /// The URL to sign, e.g. https://d111111abcdef8.cloudfront.net/videos/index._m3u8
+        url: String,
+        #[command(flatten)]
+        signing: SigningArgs,
+        /// Policy resource pattern (`*` any run, `?` one character); defaults to the URL.
+        #[arg(long)]
+        resource: Option<String>,
+    },
+    /// Print signed cookies for a resource pattern.
+    Cookies {
+        /// Policy resource pattern, e.g. https://d111111abcdef8.cloudfront.net/videos/*
+        #[arg(long)]
+        resource: String,
+        #[command(flatten)]
+        signing: SigningArgs,
+        /// Print the cookie values as a JSON object instead of Set-Cookie lines.
+        #[arg(long)]
+        json: bool,
+        /// Domain attribute of the Set-Cookie lines.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Path attribute of the Set-Cookie lines.
+        #[arg(long, default_value = "/")]
+        path: String,
+        /// SameSite attribute (Strict, Lax or None).
+        #[arg(long)]
+        same_site: Option<String>,
+        /// Leave out the Secure attribute.
+        #[arg(long)]
+        no_secure: bool,
+        /// Leave out the HttpOnly attribute.
+        #[arg(long)]
+        no_http_only: bool,
+    },
+    /// Explain whether CloudFront would accept a signed URL (exit 0) or reject it (exit 1).
+    Verify {
+        /// The URL the viewer requested, with its query string.
+        url: String,
+        /// A trusted public key as KEY_PAIR_ID=PEM_FILE (repeat for a key group).
+        #[arg(long = "public-key", value_name = "ID=FILE", required = true)]
+        public_keys: Vec<String>,
+        /// The time to check at, in epoch seconds (default: now).
+        #[arg(long)]
+        now: Option<u64>,
+        /// The viewer's IP address.
+        #[arg(long)]
+        ip: Option<IpAddr>,
+        /// A cookie as NAME=VALUE, or a whole Cookie header (repeatable).
+        #[arg(long = "cookie", value_name = "COOKIE")]
+        cookies: Vec<String>,
+    },
+    /// Rewrite a playlist: every URI the viewer will request becomes a signed URL.
+    Manifest {
+        /// The URL the player fetched the playlist from, with its query
+        /// (e.g. https://d111111abcdef8.cloudfront.net/videos/index._m3u8?Policy=...).
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        expiry: ExpiryArgs,
+        /// How URIs are signed.
+        #[arg(long, value_enum, default_value_t = Mode::Wildcard)]
+        mode: Mode,
+        /// Pin the issued signatures to an IPv4 address or CIDR range.
+        #[arg(long, value_name = "CIDR")]
+        ip: Option<String>,
+        /// Routing suffix that replaces a child playlist's `.m3u8` (empty: no rename).
+        #[arg(long, default_value = "._m3u8")]
+        suffix: String,
+        /// Round --ttl expiries up to a multiple of this many seconds, so
+        /// output is identical within a bucket.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        bucket: u64,
+        /// Another host whose URIs are signed too (repeatable).
+        #[arg(long = "extra-host", value_name = "HOST")]
+        extra_hosts: Vec<String>,
+        /// The playlist file, or - for standard input.
+        #[arg(default_value = "-")]
+        input: String,
+    },
+    /// Generate a key pair for CloudFront (PEM files; the private one is created mode 0600).
+    Keygen {
+        #[arg(long, value_enum, default_value_t = KeyType::Rsa)]
+        algorithm: KeyType,
+        /// Where to write the private key.
+        #[arg(long)]
+        private_out: PathBuf,
+        /// Where to write the public key (upload this one to CloudFront).
+        #[arg(long)]
+        public_out: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyType {
+    /// RSA-2048 (every CloudFront signer supports it).
+    Rsa,
+    /// ECDSA P-256 (shorter signatures).
+    Ecdsa,
+}
+
+#[derive(Args)]
+struct KeyArgs {
+    /// The private key (PEM: PKCS#1 or PKCS#8 RSA, PKCS#8 or SEC1 EC).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The CloudFront public key id (e.g. K2JCJMDEHXQW5F).
+    #[arg(long, value_name = "ID")]
+    key_pair_id: String,
+    /// Hash algorithm (default: sha1 for RSA keys, sha256 for ECDSA keys).
+    #[arg(long)]
+    hash: Option<HashAlgorithm>,
+    /// RSA implementation.
+    #[arg(long, value_enum, default_value_t = RsaBackend::AwsLc)]
+    backend: RsaBackend,
+}
+
+impl KeyArgs {
+    fn url_signer(&self) -> Result<UrlSigner, String> {
+        let pem = read_text(&self.key)?;
+        let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{}: {e}", self.key.display()))?;
+        let signer = key.signer(self.backend).map_err(|e| e.to_string())?;
+        let hash = self.hash.unwrap_or_else(|| key.default_hash());
+        UrlSigner::new(signer, &self.key_pair_id, hash).map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Args)]
+struct ExpiryArgs {
+    /// Expiry as an epoch second.
+    #[arg(
+        long,
+        value_name = "EPOCH",
+        required_unless_present = "ttl",
+        conflicts_with = "ttl"
+    )]
+    expires: Option<u64>,
+    /// Expiry as seconds from now.
+    #[arg(long, value_name = "SECS")]
+    ttl: Option<u64>,
+}
+
+impl ExpiryArgs {
+    fn epoch(&self) -> Result<u64, String> {
+        match (self.expires, self.ttl) {
+            (Some(expires), _) => Ok(expires),
+            (None, Some(ttl)) => Ok(now().saturating_add(ttl)),
+            (None, None) => Err("give --expires or --ttl".to_owned()),
+        }
+    }
+}
+
+#[derive(Args)]
+struct SigningArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    expiry: ExpiryArgs,
+    /// Not valid before this epoch second (makes the policy custom).
+    #[arg(long, value_name = "EPOCH")]
+    not_before: Option<u64>,
+    /// Restrict to an IPv4 address or CIDR range (makes the policy custom).
+    #[arg(long, value_name = "CIDR")]
+    ip: Option<String>,
+}
+
+impl SigningArgs {
+    /// The policy for `resource`, conditions in botocore's (and the AWS CLI's) order.
+    fn policy(&self, resource: &str) -> Result<Policy, String> {
+        let mut policy = Policy::custom(resource, self.expiry.epoch()?);
+        if let Some(ip) = &self.ip {
+            let range: Ipv4Cidr = ip.parse().map_err(|e| format!("--ip: {e}"))?;
+            policy = policy.with(Condition::IpAddress(range));
+        }
+        if let Some(not_before) = self.not_before {
+            policy = policy.with(Condition::DateGreaterThan(not_before));
+        }
+        policy.validate().map_err(|e| e.to_string())?;
+        Ok(policy)
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("hls-sign: error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Url {
+            url,
+            signing,
+            resource,
+        } => {
+            let signer = signing.key.url_signer()?;
+            let policy = signing.policy(resource.as_deref().unwrap_or(&url))?;
+            println!(
+                "{}",
+                signer.sign_url(&url, &policy).map_err(|e| e.to_string())?
+            );
+        }
+        Command::Cookies {
+            resource,
+            signing,
+            json,
+            domain,
+            path,
+            same_site,
+            no_secure,
+            no_http_only,
+        } => {
+            let signer = signing.key.url_signer()?;
+            let policy = signing.policy(&resource)?;
+            let cookies = signer.sign_cookies(&policy).map_err(|e| e.to_string())?;
+            if json {
+                let object: serde_json::Map<String, serde_json::Value> = cookies
+                    .cookies
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                println!("{}", serde_json::Value::Object(object));
+            } else {
+                let attributes = CookieAttributes {
+                    domain,
+                    path,
+                    secure: !no_secure,
+                    http_only: !no_http_only,
+                    same_site,
+                };
+                for line in cookies.set_cookie_headers(&attributes) {
+                    println!("Set-Cookie: {line}");
+                }
+            }
+        }
+        Command::Verify {
+            url,
+            public_keys,
+            now: at,
+            ip,
+            cookies,
+        } => {
+            let mut trusted = TrustedKeys::new();
+            for spec in &public_keys {
+                let (id, file) = spec
+                    .split_once('=')
+                    .ok_or_else(|| format!("--public-key `{spec}` is not ID=FILE"))?;
+                let key = PublicKey::from_pem(&read_text(Path::new(file))?)
+                    .map_err(|e| format!("{file}: {e}"))?;
+                trusted.insert(id, key);
+            }
+            let cookies: Vec<(String, String)> = cookies
+                .iter()
+                .flat_map(|c| parse_cookie_header(c))
+                .collect();
+            let at = at.unwrap_or_else(now);
+            return Ok(match verify_request(&url, &cookies, &trusted, at, ip) {
+                Ok(grant) => {
+                    let source = match grant.source {
+                        GrantSource::Query => "signed URL",
+                        GrantSource::Cookies => "signed cookies",
+                    };
+                    println!("OK: CloudFront would accept this request");
+                    println!("  source:      {source}");
+                    println!(
+                        "  policy:      {}",
+                        if grant.canned { "canned" } else { "custom" }
+                    );
+                    println!("  key pair id: {}", grant.key_pair_id);
+                    println!("  hash:        {}", grant.hash);
+                    println!("  resource:    {}", grant.policy.resource());
+                    println!(
+                        "  expires:     {} (in {} s)",
+                        grant.policy.expires(),
+                        grant.policy.expires().saturating_sub(at)
+                    );
+                    if let Some(nb) = grant.policy.not_before() {
+                        println!("  not before:  {nb}");
+                    }
+                    if let Some(range) = grant.policy.ip_range() {
+                        println!("  ip range:    {range}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(rejection) => {
+                    println!("403 {}: {}", rejection.code, rejection.reason);
+                    println!("{}", rejection.xml_body());
+                    ExitCode::from(1)
+                }
+            });
+        }
+        Command::Manifest {
+            url,
+            key,
+            expiry,
+            mode,
+            ip,
+            suffix,
+            bucket,
+            extra_hosts,
+            input,
+        } => {
+            let signer = key.url_signer()?;
+            let expiry = match (expiry.expires, expiry.ttl) {
+                (Some(at), _) => Expiry::At(at),
+                (None, ttl) => Expiry::Ttl {
+                    ttl: ttl.unwrap_or(0),
+                    bucket,
+                },
+            };
+            let ip_pinning = match ip {
+                Some(ip) => IpPinning::Range(ip.parse().map_err(|e| format!("--ip: {e}"))?),
+                None => IpPinning::Inherit,
+            };
+            let options = RewriteOptions {
+                mode,
+                expiry,
+                ip_pinning,
+                suffix,
+                extra_hosts: extra_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            };
+            let bytes = if input == "-" {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                    .map_err(|e| format!("standard input: {e}"))?;
+                bytes
+            } else {
+                std::fs::read(&input).map_err(|e| format!("{input}: {e}"))?
+            };
+            let playlist = String::from_utf8(bytes).map_err(|e| {
+                format!(
+                    "{input}: not UTF-8 text (byte {})",
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
+            // The viewer's own grant, when its URL carries one; the CLI trusts
+            // it as CloudFront would after checking it.
+            let grant = if UrlParts::split(&url)
+                .query_pairs()
+                .any(|(name, _)| SIGNING_PARAMETERS.contains(&name))
+            {
+                Some(read_grant(&url, &[]).map_err(|r| format!("--url: {r}"))?)
+            } else {
+                None
+            };
+            let viewer = Viewer {
+                url: &url,
+                grant: grant.as_ref(),
+                client_ip: None,
+            };
+            let rewriter = Rewriter::new(signer, options, 4096);
+            let rewritten = rewriter
+                .rewrite(&playlist, &viewer, now())
+                .map_err(|e| format!("{input}: {e}"))?;
+            print!("{}", rewritten.body);
+            let stats = rewritten.stats;
+            eprintln!(
+                "hls-sign: {} URIs, {} signed ({} propagated, {} renamed), {} untouched, {} signatures, expires {}",
+                stats.uris, stats.signed, stats.propagated, stats.renamed, stats.untouched, stats.signatures, rewritten.expires
+            );
+        }
+        Command::Keygen {
+            algorithm,
+            private_out,
+            public_out,
+            force,
+        } => {
+            let algorithm = match algorithm {
+                KeyType::Rsa => KeyAlgorithm::Rsa2048,
+                KeyType::Ecdsa => KeyAlgorithm::EcdsaP256,
+            };
+            for path in [&private_out, &public_out] {
+                if path.exists() && !force {
+                    return Err(format!(
+                        "{} exists; pass --force to overwrite",
+                        path.display()
+                    ));
+                }
+            }
+            let (private, public) = generate_pem(algorithm).map_err(|e| e.to_string())?;
+            write_private(&private_out, private.as_bytes())?;
+            std::fs::write(&public_out, public)
+                .map_err(|e| format!("{}: {e}", public_out.display()))?;
+            eprintln!(
+                "wrote {} (private) and {} (public)",
+                private_out.display(),
+                public_out.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes a private key readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}

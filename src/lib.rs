@@ -1,0 +1,30 @@
+//! # hls-edge-signer
+//!
+//! Protects HLS video behind CloudFront signed URLs. A viewer fetches
+//! `https://<dist>/path/index._m3u8` with a signed URL; CloudFront checks it
+//! and hands the request to this function, which:
+//!
+//! 1. maps the path back to the origin playlist (`index.m3u8`) and fetches it;
+//! 2. rewrites every URI the playlist carries into a signed URL
+//!    ([`policy`] builds the policy, a [`signer`] backend signs it,
+//!    [`signed_url`] formats the parameters);
+//! 3. renames child playlists to `._m3u8` so they come back through here;
+//! 4. returns the rewritten playlist as the generated response.
+//!
+//! The core — [`policy`], [`signer`], [`keys`], [`signed_url`] — does no I/O:
+//! every function takes its inputs (including the clock) as arguments, so the
+//! Lambda handler, the `hls-sign` CLI and the local emulator share one path.
+
+pub mod cf_base64;
+pub mod grant;
+pub mod hls;
+pub mod keys;
+pub mod policy;
+pub mod signed_url;
+pub mod signer;
+pub mod uri;
+
+pub use keys::{PrivateKey, PublicKey};
+pub use policy::{Condition, Ipv4Cidr, Policy};
+pub use signed_url::{verify_request, ErrorCode, Grant, Rejection, TrustedKeys, UrlSigner};
+pub use signer::{HashAlgorithm, KeyAlgorithm, RsaBackend, Signer};

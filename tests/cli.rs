@@ -1,0 +1,323 @@
+//! The `hls-sign` binary, run as a user runs it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{query_params, shared_testdata};
+
+const HOST: &str = "https://d111111abcdef8.cloudfront.net";
+
+fn hls_sign(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hls-sign"))
+        .args(args)
+        .output()
+        .expect("run hls-sign")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// A scratch directory with a freshly generated key pair made by `keygen`.
+fn keys(algorithm: &str) -> (tempdir::Dir, PathBuf, PathBuf) {
+    let dir = tempdir::Dir::new(algorithm);
+    let private = dir.path().join("private.pem");
+    let public = dir.path().join("public.pem");
+    let out = hls_sign(&[
+        "keygen",
+        "--algorithm",
+        algorithm,
+        "--private-out",
+        private.to_str().unwrap(),
+        "--public-out",
+        public.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (dir, private, public)
+}
+
+mod tempdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A directory under the target dir, removed on drop.
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new(name: &str) -> Self {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("cli-{name}-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn verify(url: &str, public: &Path, extra: &[&str]) -> Output {
+    let key = format!("KTEST={}", public.display());
+    let mut args = vec!["verify", url, "--public-key", &key];
+    args.extend_from_slice(extra);
+    hls_sign(&args)
+}
+
+#[test]
+fn url_then_verify_for_both_key_types() {
+    for algorithm in ["rsa", "ecdsa"] {
+        let (_dir, private, public) = keys(algorithm);
+        let url = format!("{HOST}/videos/index._m3u8");
+        let out = hls_sign(&[
+            "url",
+            &url,
+            "--key",
+            private.to_str().unwrap(),
+            "--key-pair-id",
+            "KTEST",
+            "--ttl",
+            "300",
+            "--resource",
+            &format!("{HOST}/videos/*"),
+            "--ip",
+            "192.0.2.0/24",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let signed = stdout(&out).trim().to_owned();
+        assert!(signed.starts_with(&format!("{url}?Policy=")), "{signed}");
+        assert_eq!(
+            algorithm == "ecdsa",
+            signed.contains("Hash-Algorithm=SHA256")
+        );
+
+        let ok = verify(&signed, &public, &["--ip", "192.0.2.9"]);
+        assert!(ok.status.success(), "{}", stdout(&ok));
+        assert!(stdout(&ok).contains("OK: CloudFront would accept"));
+
+        let denied = verify(&signed, &public, &["--ip", "192.0.3.9"]);
+        assert_eq!(denied.status.code(), Some(1));
+        assert!(
+            stdout(&denied).contains("403 AccessDenied"),
+            "{}",
+            stdout(&denied)
+        );
+        assert!(stdout(&denied).contains("outside 192.0.2.0/24"));
+    }
+}
+
+#[test]
+fn cookies_json_and_set_cookie_lines() {
+    let (_dir, private, public) = keys("rsa");
+    let base = [
+        "cookies",
+        "--resource",
+        "https://d111111abcdef8.cloudfront.net/videos/*",
+        "--key",
+        private.to_str().unwrap(),
+        "--key-pair-id",
+        "KTEST",
+        "--expires",
+        "4000000000",
+    ];
+    let out = hls_sign(&base);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines
+        .iter()
+        .all(|l| l.starts_with("Set-Cookie: CloudFront-")
+            && l.ends_with("; Path=/; Secure; HttpOnly")));
+
+    let mut json_args = base.to_vec();
+    json_args.push("--json");
+    let out = hls_sign(&json_args);
+    let cookies: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(cookies.len(), 3);
+    let header = cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let ok = verify(
+        &format!("{HOST}/videos/a.ts"),
+        &public,
+        &["--cookie", &header],
+    );
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("signed cookies"));
+}
+
+#[test]
+fn matches_botocore_through_the_cli() {
+    let Some(dir) = shared_testdata("matches_botocore_through_the_cli") else {
+        return;
+    };
+    let vectors: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("vectors/cloudfront-signing.json")).unwrap(),
+    )
+    .unwrap();
+    let key = dir.join("keys/test-private-key.pkcs8.pem");
+    for case in vectors["canned"].as_array().unwrap() {
+        let expires = case["expires"].to_string();
+        let out = hls_sign(&[
+            "url",
+            case["url"].as_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--key-pair-id",
+            "K2JCJMDEHXQW5F",
+            "--expires",
+            &expires,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            query_params(stdout(&out).trim()),
+            query_params(case["signed_url"].as_str().unwrap())
+        );
+    }
+}
+
+#[test]
+fn errors_are_clear_and_exit_non_zero() {
+    let (dir, private, _) = keys("rsa");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a key").unwrap();
+    let key = private.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "url",
+                "https://h/a",
+                "--key",
+                "/nonexistent.pem",
+                "--key-pair-id",
+                "K",
+                "--ttl",
+                "1",
+            ],
+            "/nonexistent.pem",
+        ),
+        (
+            vec![
+                "url",
+                "https://h/a",
+                "--key",
+                garbage.to_str().unwrap(),
+                "--key-pair-id",
+                "K",
+                "--ttl",
+                "1",
+            ],
+            "no PEM block",
+        ),
+        (
+            vec![
+                "url",
+                "https://h/a",
+                "--key",
+                key,
+                "--key-pair-id",
+                "K",
+                "--ttl",
+                "1",
+                "--ip",
+                "2001:db8::1",
+            ],
+            "IPv4 ranges only",
+        ),
+        (
+            vec![
+                "url",
+                "https://h/a?Expires=1",
+                "--key",
+                key,
+                "--key-pair-id",
+                "K",
+                "--ttl",
+                "1",
+            ],
+            "already carries the CloudFront parameter `Expires`",
+        ),
+        (
+            vec![
+                "url",
+                "https://h/a",
+                "--key",
+                key,
+                "--key-pair-id",
+                "K",
+                "--expires",
+                "10",
+                "--not-before",
+                "20",
+            ],
+            "not earlier than expiry",
+        ),
+        (
+            vec!["url", "https://h/a", "--key", key, "--key-pair-id", "K"],
+            "--expires",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = hls_sign(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(!stderr(&out).contains("panicked"));
+    }
+}
+
+#[test]
+fn keygen_refuses_to_overwrite() {
+    let (_dir, private, public) = keys("ecdsa");
+    let out = hls_sign(&[
+        "keygen",
+        "--private-out",
+        private.to_str().unwrap(),
+        "--public-out",
+        public.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("exists"));
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = hls_sign(&["--help"]);
+    let text = stdout(&out);
+    for command in ["url", "cookies", "verify", "keygen"] {
+        assert!(text.contains(command), "{text}");
+    }
+    let out = hls_sign(&["url", "--help"]);
+    for flag in [
+        "--key",
+        "--key-pair-id",
+        "--expires",
+        "--ttl",
+        "--resource",
+        "--not-before",
+        "--ip",
+        "--hash",
+    ] {
+        assert!(stdout(&out).contains(flag), "{flag}");
+    }
+}
