@@ -1,0 +1,495 @@
+//! Every playlist of the corpus, rewritten in every mode and checked by an
+//! independent verifier.
+//!
+//! The verifier shares no code with the rewriter: it finds URIs with its own
+//! line-based reading of RFC 8216, resolves them with its own RFC 3986
+//! resolver, and checks each signed URI the way CloudFront would (signature,
+//! resource match, expiry) through the crate's verifier, which is itself
+//! held to the official signers' vectors. It also checks that nothing else
+//! changed and that no URI the viewer will fetch from the distribution was
+//! left unsigned.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{generated_key, shared_testdata};
+use hls_edge_signer::grant::{round_up, Expiry, IpPinning};
+use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
+use hls_edge_signer::signed_url::read_grant;
+use hls_edge_signer::{
+    verify_request, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, PublicKey, RsaBackend,
+    TrustedKeys, UrlSigner,
+};
+
+const DIST: &str = "d111111abcdef8.cloudfront.net";
+const NOW: u64 = 1_800_000_000;
+const TTL: u64 = 3600;
+const BUCKET: u64 = 60;
+const SIGNING: [&str; 5] = [
+    "Expires",
+    "Policy",
+    "Signature",
+    "Key-Pair-Id",
+    "Hash-Algorithm",
+];
+
+/// Tag → attributes that carry URIs (RFC 8216bis, Roku image streams,
+/// interstitials, content steering).
+const URI_TAGS: &[(&str, &[&str])] = &[
+    ("#EXT-X-KEY:", &["URI"]),
+    ("#EXT-X-SESSION-KEY:", &["URI"]),
+    ("#EXT-X-MAP:", &["URI"]),
+    ("#EXT-X-MEDIA:", &["URI"]),
+    ("#EXT-X-I-FRAME-STREAM-INF:", &["URI"]),
+    ("#EXT-X-IMAGE-STREAM-INF:", &["URI"]),
+    ("#EXT-X-SESSION-DATA:", &["URI"]),
+    ("#EXT-X-PART:", &["URI"]),
+    ("#EXT-X-PRELOAD-HINT:", &["URI"]),
+    ("#EXT-X-RENDITION-REPORT:", &["URI"]),
+    ("#EXT-X-CONTENT-STEERING:", &["SERVER-URI"]),
+    (
+        "#EXT-X-DATERANGE:",
+        &["X-ASSET-URI", "X-ASSET-LIST", "X-URI"],
+    ),
+];
+
+/// Corpus files that are not playlists as RFC 8216 defines them, with why.
+const NOT_PLAYLISTS: &[(&str, &str)] = &[
+    ("SOURCES", "corpus notes"),
+    ("fragments/", "playlist fragments without #EXTM3U"),
+    ("master-with-hlsv7", "comment lines before #EXTM3U"),
+    (
+        "media-playlist-with-discontinuity",
+        "comment lines before #EXTM3U",
+    ),
+    (
+        "master-with-framerate.m3u8",
+        "a quoted URI broken across two lines",
+    ),
+];
+
+// ------------------------------------------------------------------ URI finding
+
+/// Byte ranges (within `line`) of every URI on one line.
+fn uris_in_line(line: &str) -> Vec<(usize, usize)> {
+    let trimmed = line.trim_end_matches(['\r', '\n']);
+    let content = trimmed.trim();
+    if content.is_empty() {
+        return Vec::new();
+    }
+    if !content.starts_with('#') {
+        let start = trimmed.find(content).unwrap();
+        return vec![(start, start + content.len())];
+    }
+    let Some((tag, attributes)) = URI_TAGS.iter().find(|(tag, _)| content.starts_with(tag)) else {
+        return Vec::new();
+    };
+    let offset = trimmed.find(tag).unwrap() + tag.len();
+    let mut found = Vec::new();
+    // Walk NAME=VALUE pairs; quoted values may hold commas.
+    let bytes = trimmed.as_bytes();
+    let mut i = offset;
+    while i < bytes.len() {
+        let name_start = i;
+        while i < bytes.len() && bytes[i] != b'=' && bytes[i] != b',' {
+            i += 1;
+        }
+        let name = trimmed[name_start..i].trim();
+        if i >= bytes.len() || bytes[i] == b',' {
+            i += 1;
+            continue;
+        }
+        i += 1; // '='
+        while i < bytes.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        if i < bytes.len() && bytes[i] == b'"' {
+            let start = i + 1;
+            let end = start + trimmed[start..].find('"').unwrap();
+            if attributes.contains(&name) && end > start {
+                found.push((start, end));
+            }
+            i = end + 1;
+        }
+        while i < bytes.len() && bytes[i] != b',' {
+            i += 1;
+        }
+        i += 1;
+    }
+    found
+}
+
+// ------------------------------------------------------------------ RFC 3986
+
+/// (scheme, authority, path, query) of an absolute URL.
+fn split_absolute(url: &str) -> (String, String, String, Option<String>) {
+    let url = url.split('#').next().unwrap();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q.to_owned())),
+        None => (rest, None),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    (
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase(),
+        path.to_owned(),
+        query,
+    )
+}
+
+fn remove_dots(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i == segments.len() - 1;
+        match *segment {
+            "." => {
+                if last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    if joined.starts_with('/') {
+        joined
+    } else {
+        format!("/{joined}")
+    }
+}
+
+/// Resolves a reference without fragment against an absolute base.
+fn resolve(base: &str, reference: &str) -> String {
+    let reference = reference.split('#').next().unwrap();
+    if let Some(colon) = reference.find(':') {
+        let scheme = &reference[..colon];
+        if !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && !reference[..colon].contains(['/', '?'])
+        {
+            let (s, a, p, q) = split_absolute(reference);
+            return join(&s, &a, &remove_dots(&p), q.as_deref());
+        }
+    }
+    let (scheme, authority, base_path, base_query) = split_absolute(base);
+    if let Some(rest) = reference.strip_prefix("//") {
+        let (s, a, p, q) = split_absolute(&format!("{scheme}://{rest}"));
+        return join(&s, &a, &remove_dots(&p), q.as_deref());
+    }
+    let (ref_path, ref_query) = match reference.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (reference, None),
+    };
+    if ref_path.is_empty() {
+        let query = ref_query.map(str::to_owned).or(base_query);
+        return join(&scheme, &authority, &base_path, query.as_deref());
+    }
+    let path = if ref_path.starts_with('/') {
+        remove_dots(ref_path)
+    } else {
+        let directory = &base_path[..base_path.rfind('/').unwrap() + 1];
+        remove_dots(&format!("{directory}{ref_path}"))
+    };
+    join(&scheme, &authority, &path, ref_query)
+}
+
+fn join(scheme: &str, authority: &str, path: &str, query: Option<&str>) -> String {
+    match query {
+        Some(q) => format!("{scheme}://{authority}{path}?{q}"),
+        None => format!("{scheme}://{authority}{path}"),
+    }
+}
+
+// ------------------------------------------------------------------ checking
+
+struct Setup {
+    mode: Mode,
+    rewriter: Rewriter,
+    trusted: TrustedKeys,
+    /// The viewer's own grant, as the query of the URL it fetched.
+    viewer_grant: ViewerGrant,
+    expected_expiry: u64,
+}
+
+/// What the viewer itself holds when it fetches the playlist.
+enum ViewerGrant {
+    /// No signing parameters at all (the playlist was reached some other way).
+    None,
+    /// A canned signature for exactly the playlist URL, ending at this time.
+    CannedUntil(u64),
+    /// A custom policy query, the same for every playlist.
+    Custom(String),
+}
+
+fn setup(mode: Mode) -> Setup {
+    // Canned mode makes one signature per URI: ECDSA keeps that quick.
+    let (algorithm, hash) = match mode {
+        Mode::Canned => (KeyAlgorithm::EcdsaP256, HashAlgorithm::Sha256),
+        _ => (KeyAlgorithm::Rsa2048, HashAlgorithm::Sha1),
+    };
+    let (private, public) = generated_key(algorithm);
+    let key = PrivateKey::from_pem(private).unwrap();
+    let signer = UrlSigner::new(key.signer(RsaBackend::AwsLc).unwrap(), "KTEST", hash).unwrap();
+    let mut trusted = TrustedKeys::new();
+    trusted.insert("KTEST", PublicKey::from_pem(public).unwrap());
+    let ours = round_up(NOW + TTL, BUCKET);
+    let (viewer_grant, expected_expiry) = match mode {
+        Mode::Canned => (ViewerGrant::None, ours),
+        // A canned viewer grant that ends before our TTL: it caps the expiry.
+        Mode::Wildcard => (ViewerGrant::CannedUntil(NOW + 1800), NOW + 1800),
+        // A custom viewer grant over the corpus folder: propagated as is.
+        Mode::Propagate => {
+            let policy = Policy::custom(&format!("https://{DIST}/corpus/*"), NOW + 7200);
+            let query = signer.sign_policy(&policy, false).unwrap().to_query();
+            (ViewerGrant::Custom(query), ours)
+        }
+    };
+    let options = RewriteOptions {
+        mode,
+        expiry: Expiry::Ttl {
+            ttl: TTL,
+            bucket: BUCKET,
+        },
+        ip_pinning: IpPinning::Inherit,
+        suffix: "._m3u8".to_owned(),
+        extra_hosts: Vec::new(),
+    };
+    Setup {
+        mode,
+        rewriter: Rewriter::new(signer, options, 4096),
+        trusted,
+        viewer_grant,
+        expected_expiry,
+    }
+}
+
+/// Why a URI may legitimately stay as it was.
+fn may_stay_unsigned(uri: &str, viewer_url: &str) -> bool {
+    let has_scheme = uri
+        .split_once(':')
+        .is_some_and(|(s, _)| !s.is_empty() && !s.contains(['/', '?', '#']));
+    if uri.contains("{$") {
+        return true;
+    }
+    if has_scheme && !uri.to_ascii_lowercase().starts_with("http") {
+        return true; // data:, skd:, ...
+    }
+    let target = resolve(viewer_url, uri);
+    let (scheme, authority, _, query) = split_absolute(&target);
+    let pre_signed = query.is_some_and(|q| {
+        q.split('&')
+            .any(|p| SIGNING.contains(&p.split('=').next().unwrap()))
+    });
+    scheme != "https" || authority != DIST || pre_signed
+}
+
+/// Checks one signed URI pair; returns whether its viewer parameters were
+/// propagated.
+fn check_signed(
+    s: &Setup,
+    viewer_url: &str,
+    viewer_query: Option<&str>,
+    input: &str,
+    output: &str,
+    context: &str,
+) {
+    let (in_main, in_fragment) = input.split_once('#').unwrap_or((input, ""));
+    let (out_main, out_fragment) = output.split_once('#').unwrap_or((output, ""));
+    assert_eq!(in_fragment, out_fragment, "{context}: fragment changed");
+    let (in_path, in_query) = in_main.split_once('?').unwrap_or((in_main, ""));
+    let (out_path, out_query) = out_main.split_once('?').unwrap_or((out_main, ""));
+    let child = in_path.to_ascii_lowercase().ends_with(".m3u8");
+    if child {
+        assert_eq!(
+            out_path,
+            format!("{}._m3u8", &in_path[..in_path.len() - 5]),
+            "{context}"
+        );
+    } else {
+        assert_eq!(in_path, out_path, "{context}: path changed");
+    }
+    let (signing, rest): (Vec<&str>, Vec<&str>) = out_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .partition(|p| SIGNING.contains(&p.split('=').next().unwrap()));
+    let in_pairs: Vec<&str> = in_query.split('&').filter(|p| !p.is_empty()).collect();
+    assert_eq!(in_pairs, rest, "{context}: query changed");
+
+    let absolute = resolve(viewer_url, out_main);
+    let grant = verify_request(&absolute, &[], &s.trusted, NOW, None)
+        .unwrap_or_else(|r| panic!("{context}: {absolute}: {r}"));
+    if child {
+        let sep = if absolute.contains('?') { '&' } else { '?' };
+        let reload = format!("{absolute}{sep}_HLS_msn=12&_HLS_part=3");
+        verify_request(&reload, &[], &s.trusted, NOW, None)
+            .unwrap_or_else(|r| panic!("{context}: LL-HLS reload {reload}: {r}"));
+    }
+    let propagated = viewer_query.is_some_and(|q| signing.join("&") == q);
+    match s.mode {
+        Mode::Propagate if propagated => {
+            assert_eq!(grant.policy.expires(), NOW + 7200);
+        }
+        _ => assert_eq!(grant.policy.expires(), s.expected_expiry, "{context}"),
+    }
+    match s.mode {
+        Mode::Canned => assert_eq!(grant.canned, !child, "{context}"),
+        Mode::Wildcard => assert!(grant.policy.resource().ends_with("/*"), "{context}"),
+        Mode::Propagate => {
+            let covered = absolute.starts_with(&format!("https://{DIST}/corpus/"));
+            assert_eq!(propagated, covered, "{context}: {absolute}");
+        }
+    }
+}
+
+/// Rewrites one playlist and checks the result; returns the number of URIs
+/// signed.
+fn check_playlist(s: &Setup, name: &str, input: &str) -> Result<usize, String> {
+    let viewer_path = format!(
+        "/corpus/{}",
+        name.replace(".m3u8", "._m3u8").replace(' ', "%20")
+    );
+    let base = format!("https://{DIST}{viewer_path}");
+    let viewer_query = match &s.viewer_grant {
+        ViewerGrant::None => None,
+        ViewerGrant::CannedUntil(expires) => Some(
+            s.rewriter
+                .signer()
+                .sign_policy(&Policy::canned(&base, *expires), true)
+                .unwrap()
+                .to_query(),
+        ),
+        ViewerGrant::Custom(query) => Some(query.clone()),
+    };
+    let viewer_url = match &viewer_query {
+        Some(q) => format!("{base}?{q}"),
+        None => base.clone(),
+    };
+    let grant = viewer_query
+        .as_ref()
+        .map(|_| read_grant(&viewer_url, &[]).unwrap());
+    let viewer = Viewer {
+        url: &viewer_url,
+        grant: grant.as_ref(),
+        client_ip: None,
+    };
+    let rewritten = s
+        .rewriter
+        .rewrite(input, &viewer, NOW)
+        .map_err(|e| e.to_string())?;
+    let output = &rewritten.body;
+    let in_lines: Vec<&str> = input.split_inclusive('\n').collect();
+    let out_lines: Vec<&str> = output.split_inclusive('\n').collect();
+    assert_eq!(in_lines.len(), out_lines.len(), "{name}: line count");
+    let mut signed = 0;
+    for (number, (a, b)) in in_lines.iter().zip(&out_lines).enumerate() {
+        let context = format!("{name}:{} [{}]", number + 1, s.mode);
+        let in_uris = uris_in_line(a);
+        let out_uris = uris_in_line(b);
+        assert_eq!(in_uris.len(), out_uris.len(), "{context}: URI count");
+        let (mut at_a, mut at_b) = (0, 0);
+        for (&(sa, ea), &(sb, eb)) in in_uris.iter().zip(&out_uris) {
+            assert_eq!(a[at_a..sa], b[at_b..sb], "{context}: text changed");
+            let (uri_in, uri_out) = (&a[sa..ea], &b[sb..eb]);
+            if uri_in == uri_out {
+                assert!(
+                    may_stay_unsigned(uri_in, &base),
+                    "{context}: `{uri_in}` was left unsigned"
+                );
+            } else {
+                assert!(
+                    !may_stay_unsigned(uri_in, &base),
+                    "{context}: `{uri_in}` changed"
+                );
+                let query = viewer_query.as_deref();
+                check_signed(s, &base, query, uri_in, uri_out, &context);
+                signed += 1;
+            }
+            (at_a, at_b) = (ea, eb);
+        }
+        assert_eq!(a[at_a..], b[at_b..], "{context}: text changed");
+    }
+    Ok(signed)
+}
+
+fn corpus_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.path());
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            corpus_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn run_mode(mode: Mode) {
+    let Some(data) = shared_testdata(&format!("hls corpus ({mode})")) else {
+        return;
+    };
+    let root = data.join("hls-corpus");
+    let mut files = Vec::new();
+    corpus_files(&root, &mut files);
+    let s = setup(mode);
+    let (mut playlists, mut uris, mut refused) = (0, 0, Vec::new());
+    for path in &files {
+        let name = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let Ok(input) = std::fs::read_to_string(path) else {
+            refused.push(name);
+            continue;
+        };
+        match check_playlist(&s, &name, &input) {
+            Ok(signed) => {
+                playlists += 1;
+                uris += signed;
+            }
+            Err(error) => {
+                let expected = NOT_PLAYLISTS.iter().any(|(part, _)| name.contains(part));
+                assert!(expected, "{name}: unexpected refusal: {error}");
+                refused.push(name);
+            }
+        }
+    }
+    println!(
+        "{mode}: {playlists} playlists rewritten and verified, {uris} URIs signed, {} files refused as not playlists",
+        refused.len()
+    );
+    assert!(playlists >= 270, "only {playlists} playlists");
+    assert!(refused.len() <= 12, "{refused:?}");
+}
+
+#[test]
+fn corpus_canned() {
+    run_mode(Mode::Canned);
+}
+
+#[test]
+fn corpus_wildcard() {
+    run_mode(Mode::Wildcard);
+}
+
+#[test]
+fn corpus_propagate() {
+    run_mode(Mode::Propagate);
+}
