@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Prints the `make bench` table from one run's measurements.
+
+Reads criterion's estimates (target/criterion/<group>/<bench>/new/estimates.json)
+and `openssl speed` output captured in the same run, and prints each backend's
+per-signature time beside OpenSSL's with the ratio.
+"""
+import json
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CRITERION = ROOT / "target" / "criterion"
+
+
+def criterion_ns(group, bench):
+    path = CRITERION / group / bench / "new" / "estimates.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return data["mean"]["point_estimate"]
+
+
+def openssl_sign_seconds(text, algorithm):
+    """Sign time per operation from `openssl speed` summary lines."""
+    # Columns: sign time, verify time, sign/s, verify/s. The time columns are
+    # rounded to 0.0000s for fast algorithms, so use the rate.
+    if algorithm == "rsa2048":
+        m = re.search(r"^rsa\s+2048 bits\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)", text, re.M)
+    else:
+        m = re.search(r"^\s*256 bits ecdsa \(nistp256\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)", text, re.M)
+    return 1.0 / float(m.group(1)) if m else None
+
+
+def main():
+    openssl_text = pathlib.Path(sys.argv[1]).read_text() if len(sys.argv) > 1 else ""
+    rsa_ref = openssl_sign_seconds(openssl_text, "rsa2048")
+    ec_ref = openssl_sign_seconds(openssl_text, "ecdsap256")
+    rows = [
+        ("aws-lc-rsa2048-sha1", rsa_ref, "openssl rsa2048"),
+        ("aws-lc-rsa2048-sha256", rsa_ref, "openssl rsa2048"),
+        ("rsa-crate-rsa2048-sha1", rsa_ref, "openssl rsa2048"),
+        ("aws-lc-ecdsa-p256-sha256", ec_ref, "openssl ecdsap256"),
+    ]
+    print()
+    print("Signing: per-signature time, this run")
+    print(f"{'backend':<28}{'time':>12}{'reference':>20}{'ref time':>12}{'ratio':>8}")
+    for bench, ref, ref_name in rows:
+        ns = criterion_ns("sign", bench)
+        if ns is None:
+            print(f"{bench:<28}{'(not run)':>12}")
+            continue
+        ref_text = f"{ref * 1e6:.1f} us" if ref else "n/a"
+        ratio = f"{ns / (ref * 1e9):.2f}x" if ref else "n/a"
+        print(f"{bench:<28}{ns / 1000:>9.1f} us{ref_name:>20}{ref_text:>12}{ratio:>8}")
+    print("target: aws-lc RSA <= 1.30x openssl rsa2048")
+
+
+if __name__ == "__main__":
+    main()
