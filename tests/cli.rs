@@ -321,3 +321,114 @@ fn help_lists_every_command() {
         assert!(stdout(&out).contains(flag), "{flag}");
     }
 }
+
+const MASTER: &str = "#EXTM3U\r\n\
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"en\",URI=\"audio/en.m3u8\"\r\n\
+#EXT-X-STREAM-INF:BANDWIDTH=800000,AUDIO=\"aud\"\r\n\
+low/index.m3u8?v=2\r\n\
+#EXT-X-STREAM-INF:BANDWIDTH=2000000,AUDIO=\"aud\"\r\n\
+https://cdn.example.org/high/index.m3u8\r\n";
+
+/// Signs `playlist` through the CLI and returns the output lines.
+fn manifest(dir: &Path, private: &Path, playlist: &str, extra: &[&str]) -> Output {
+    let input = dir.join("in.m3u8");
+    std::fs::write(&input, playlist).unwrap();
+    let url = format!("{HOST}/videos/index._m3u8");
+    let mut args = vec![
+        "manifest",
+        "--url",
+        &url,
+        "--key",
+        private.to_str().unwrap(),
+        "--key-pair-id",
+        "KTEST",
+        "--ttl",
+        "600",
+        "--now",
+        "1800000000",
+    ];
+    args.extend_from_slice(extra);
+    args.push(input.to_str().unwrap());
+    hls_sign(&args)
+}
+
+#[test]
+fn manifest_signs_every_uri_on_the_distribution() {
+    let (dir, private, public) = keys("ecdsa");
+    for mode in ["canned", "wildcard", "propagate"] {
+        let out = manifest(dir.path(), &private, MASTER, &["--mode", mode]);
+        assert!(out.status.success(), "{mode}: {}", stderr(&out));
+        let body = stdout(&out);
+        let lines: Vec<&str> = body.split("\r\n").collect();
+        assert_eq!(lines.len(), 7, "{mode}: CRLF kept, nothing added");
+        assert_eq!(lines[0], "#EXTM3U");
+        assert_eq!(lines[5], "https://cdn.example.org/high/index.m3u8");
+        let audio = lines[1]
+            .split("URI=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap();
+        assert!(audio.starts_with("audio/en._m3u8?"), "{mode}: {audio}");
+        assert!(lines[3].starts_with("low/index._m3u8?v=2&"), "{lines:?}");
+        for relative in [audio, lines[3]] {
+            let absolute = format!("{HOST}/videos/{relative}");
+            let reload = format!("{absolute}&_HLS_msn=4&_HLS_part=1");
+            for url in [&absolute, &reload] {
+                let verdict = verify(url, &public, &["--now", "1800000100"]);
+                assert!(
+                    verdict.status.success(),
+                    "{mode}: {url}: {}",
+                    stdout(&verdict)
+                );
+                let late = verify(url, &public, &["--now", "1800000700"]);
+                assert_eq!(late.status.code(), Some(1), "{mode}: expired");
+            }
+        }
+    }
+}
+
+#[test]
+fn manifest_refuses_what_is_not_a_playlist() {
+    let (dir, private, _) = keys("ecdsa");
+    let not_utf8 = dir.path().join("binary.m3u8");
+    std::fs::write(&not_utf8, b"#EXTM3U\n\xff\xfe.ts\n").unwrap();
+    let cases: [(&str, &str); 3] = [
+        (
+            "<html>not a playlist</html>\n",
+            "does not start with #EXTM3U",
+        ),
+        (
+            "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"key.bin\n",
+            "line 2: EXT-X-KEY has a malformed attribute list",
+        ),
+        (
+            "#EXTM3U\n#EXT-X-MAP:URI=\"\"\n",
+            "line 2: EXT-X-MAP has an empty URI attribute",
+        ),
+    ];
+    for (playlist, expected) in cases {
+        let out = manifest(dir.path(), &private, playlist, &[]);
+        assert_eq!(out.status.code(), Some(2), "{playlist:?}");
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "nothing printed on error");
+    }
+    let url = format!("{HOST}/videos/index._m3u8");
+    let out = hls_sign(&[
+        "manifest",
+        "--url",
+        &url,
+        "--key",
+        private.to_str().unwrap(),
+        "--key-pair-id",
+        "KTEST",
+        "--ttl",
+        "60",
+        not_utf8.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not UTF-8 text (byte 8)"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -110,6 +110,10 @@ enum Command {
         /// Another host whose URIs are signed too (repeatable).
         #[arg(long = "extra-host", value_name = "HOST")]
         extra_hosts: Vec<String>,
+        /// Sign as if the time were EPOCH (default: the system clock); with
+        /// --ttl and --bucket this makes the output reproducible.
+        #[arg(long, value_name = "EPOCH")]
+        now: Option<u64>,
         /// The playlist file, or - for standard input.
         #[arg(default_value = "-")]
         input: String,
@@ -341,6 +345,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             suffix,
             bucket,
             extra_hosts,
+            now: at,
             input,
         } => {
             let signer = key.url_signer()?;
@@ -393,7 +398,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let rewriter = Rewriter::new(signer, options, 4096);
             let rewritten = rewriter
-                .rewrite(&playlist, &viewer, now())
+                .rewrite(&playlist, &viewer, at.unwrap_or_else(now))
                 .map_err(|e| format!("{input}: {e}"))?;
             print!("{}", rewritten.body);
             let stats = rewritten.stats;

@@ -135,7 +135,7 @@ pub enum ScanError {
         tag: &'static str,
         reason: &'static str,
     },
-    #[error("line {line}: {tag} has an empty {attribute} URI")]
+    #[error("line {line}: {tag} has an empty {attribute} attribute")]
     EmptyUri {
         line: usize,
         tag: &'static str,
@@ -848,7 +848,10 @@ seg.mp4
             tag: "EXT-X-MAP",
             attribute: "URI",
         };
-        assert_eq!(e.to_string(), "line 2: EXT-X-MAP has an empty URI URI");
+        assert_eq!(
+            e.to_string(),
+            "line 2: EXT-X-MAP has an empty URI attribute"
+        );
     }
 
     #[test]
