@@ -21,8 +21,9 @@ lint:
 
 ## Criterion benches plus reference measurements from the same run, as one table.
 bench:
-	$(CARGO) bench --bench signing
+	$(CARGO) bench --bench signing --bench rewrite
 	openssl speed -seconds 3 rsa2048 ecdsap256 > target/openssl-speed.txt 2>/dev/null
+	./bench/node-baseline.sh target/bench-rewrite
 	python3 bench/report.py target/openssl-speed.txt
 
 ## A local demonstration: a development key pair (made on first run, kept in

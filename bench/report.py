@@ -55,6 +55,60 @@ def main():
         ratio = f"{ns / (ref * 1e9):.2f}x" if ref else "n/a"
         print(f"{bench:<28}{ns / 1000:>9.1f} us{ref_name:>20}{ref_text:>12}{ratio:>8}")
     print("target: aws-lc RSA <= 1.30x openssl rsa2048")
+    print_rewrite(ROOT / "target" / "bench-rewrite")
+
+
+def node_ms(directory, n):
+    path = directory / f"node-{n}.json"
+    if not path.exists():
+        return None, None
+    data = json.loads(path.read_text())
+    return data["ms_per_rewrite"], data["output_bytes"]
+
+
+def print_rewrite(directory):
+    """Rewrite time per playlist size and mode, beside the Node baseline."""
+    sizes_path = directory / "sizes.json"
+    sizes = json.loads(sizes_path.read_text()) if sizes_path.exists() else {}
+    print()
+    print("Playlist rewrite (media playlist: key + map + N segments), this run")
+    print(
+        f"{'mode':<10}{'N':>6}{'cold':>12}{'warm':>12}{'per URI warm':>14}"
+        f"{'bytes in':>10}{'bytes out':>11}{'node':>12}{'node/cold':>11}"
+    )
+    for n in (10, 100, 1000, 10000):
+        node, node_bytes = node_ms(directory, n)
+        for mode in ("canned", "wildcard", "propagate"):
+            cold = criterion_ns("rewrite", f"{mode}-cold/{n}")
+            warm = criterion_ns("rewrite", f"{mode}-warm/{n}")
+            size = sizes.get(f"{mode}-{n}", [None, None])
+            cells = [
+                fmt_ns(cold),
+                fmt_ns(warm),
+                fmt_ns(warm / (n + 2) if warm else None),
+                str(size[0] or "-"),
+                str(size[1] or "-"),
+                f"{node:.1f} ms" if node else "-",
+                f"{node * 1e6 / cold:.0f}x" if node and cold else "-",
+            ]
+            print(
+                f"{mode:<10}{n:>6}{cells[0]:>12}{cells[1]:>12}{cells[2]:>14}"
+                f"{cells[3]:>10}{cells[4]:>11}{cells[5]:>12}{cells[6]:>11}"
+            )
+        if node_bytes:
+            print(f"{'':<16}node baseline output: {node_bytes} bytes (segments only, canned)")
+    print(
+        "targets: wildcard N=1000 cold <= 2 ms, warm <= 0.5 ms, >= 800x node; "
+        "canned per URI ~ one RSA signature"
+    )
+
+
+def fmt_ns(ns):
+    if ns is None:
+        return "-"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    return f"{ns / 1e3:.1f} us"
 
 
 if __name__ == "__main__":

@@ -352,6 +352,23 @@ pub fn resolve(base: &AbsoluteUrl, reference: &str) -> Result<AbsoluteUrl, UriEr
     ))
 }
 
+/// Whether `reference` is a plain relative path — no scheme, authority,
+/// leading `/`, dot segment, query or fragment, and only characters
+/// [`resolve`] accepts — so that it resolves to the base directory followed
+/// by the reference itself.
+///
+/// Nearly every segment line is such a path; recognising them lets the
+/// rewriter skip building a full URL per segment.
+pub fn is_plain_relative_path(reference: &str) -> bool {
+    !reference.is_empty()
+        && !reference.starts_with('/')
+        && !reference.contains([':', '?', '#'])
+        && check_characters(reference).is_ok()
+        && reference
+            .split('/')
+            .all(|segment| segment != "." && segment != "..")
+}
+
 /// The syntactic kind of a URI reference (RFC 3986 §4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReferenceKind {
@@ -1207,6 +1224,40 @@ mod tests {
         assert_eq!(scheme_of("seg.ts"), None);
         assert_eq!(scheme_of("a_b:c"), None);
         assert_eq!(scheme_of("\u{e9}:c"), None);
+    }
+
+    #[test]
+    fn plain_relative_paths_resolve_by_concatenation() {
+        let base = AbsoluteUrl::parse("https://h.example/a/b/index.m3u8?x=1").unwrap();
+        for plain in [
+            "seg1.ts",
+            "hd/seg1.ts",
+            "a..b/.c.ts",
+            "x/y/",
+            "v%20w.ts",
+            "q;p=1.ts",
+        ] {
+            assert!(is_plain_relative_path(plain), "{plain}");
+            let resolved = resolve(&base, plain).unwrap();
+            assert_eq!(resolved.as_str(), format!("https://h.example/a/b/{plain}"));
+        }
+        for not_plain in [
+            "",
+            "/abs.ts",
+            "//h/x.ts",
+            "../up.ts",
+            "./here.ts",
+            "a/../b.ts",
+            "a/.",
+            "x.ts?q",
+            "x.ts#f",
+            "https://h/x.ts",
+            "c:x.ts",
+            "sp ace.ts",
+            "tab\t.ts",
+        ] {
+            assert!(!is_plain_relative_path(not_plain), "{not_plain}");
+        }
     }
 
     #[test]

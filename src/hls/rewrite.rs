@@ -13,6 +13,7 @@
 //! `{$variable}` substitution (their final form is only known to the player),
 //! and URIs that already carry CloudFront signing parameters.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -201,11 +202,16 @@ impl Rewriter {
             viewer.client_ip,
             now,
         )?;
+        let base_origin = format!("{}://{}", base.scheme(), base.authority());
         let mut job = Job {
             rewriter: self,
             base: &base,
             limits,
-            viewer_grant: viewer.grant,
+            viewer_params: viewer
+                .grant
+                .filter(|g| self.options.mode == Mode::Propagate && !g.canned)
+                .map(|g| (g, Arc::from(g.params.to_query()))),
+            base_origin: &base_origin,
             stats: RewriteStats {
                 uris: uris.len(),
                 ..RewriteStats::default()
@@ -250,7 +256,11 @@ struct Job<'a> {
     rewriter: &'a Rewriter,
     base: &'a AbsoluteUrl,
     limits: IssueLimits,
-    viewer_grant: Option<&'a Grant>,
+    /// The viewer's custom grant and its parameters in query form, when
+    /// there is one to propagate.
+    viewer_params: Option<(&'a Grant, Arc<str>)>,
+    /// `scheme://authority` of the viewer URL.
+    base_origin: &'a str,
     stats: RewriteStats,
     /// Wildcard mode: the last directory signed and its parameters. Segments
     /// of one playlist share a directory, so this skips the cache lookup for
@@ -323,44 +333,61 @@ impl<'a> Job<'a> {
         if reference.contains("{$") {
             return Ok(None);
         }
-        if let Some(scheme) = uri::scheme_of(reference) {
-            if scheme != "http" && scheme != "https" {
-                return Ok(None);
-            }
-        }
-        let target = uri::resolve(self.base, reference).map_err(SignRefError::Uri)?;
-        if !self.signable_host(&target) {
-            return Ok(None);
-        }
-        let already_signed = UrlParts::split(reference)
-            .query_pairs()
-            .any(|(name, _)| SIGNING_PARAMETERS.contains(&name));
-        if already_signed {
-            return Ok(None);
-        }
+        // Where the reference points, as origin (`scheme://authority`), path
+        // and query. Plain relative paths — nearly every segment — resolve
+        // by concatenation and need none of the checks below.
+        let resolved;
+        let (origin, path, query): (Cow<'_, str>, Cow<'_, str>, Option<&str>) =
+            if uri::is_plain_relative_path(reference) {
+                let directory = self.base.directory();
+                let mut path = String::with_capacity(directory.len() + reference.len());
+                path.push_str(directory);
+                path.push_str(reference);
+                (Cow::Borrowed(self.base_origin), Cow::Owned(path), None)
+            } else {
+                if let Some(scheme) = uri::scheme_of(reference) {
+                    if scheme != "http" && scheme != "https" {
+                        return Ok(None);
+                    }
+                }
+                resolved = uri::resolve(self.base, reference).map_err(SignRefError::Uri)?;
+                if !self.signable_host(&resolved) {
+                    return Ok(None);
+                }
+                let already_signed = UrlParts::split(reference)
+                    .query_pairs()
+                    .any(|(name, _)| SIGNING_PARAMETERS.contains(&name));
+                if already_signed {
+                    return Ok(None);
+                }
+                let origin = format!("{}://{}", resolved.scheme(), resolved.authority());
+                (
+                    Cow::Owned(origin),
+                    Cow::Borrowed(resolved.path()),
+                    resolved.query(),
+                )
+            };
         let path_len = reference.find(['?', '#']).unwrap_or(reference.len());
         let options = &self.rewriter.options;
         let rename = (!options.suffix.is_empty() && ends_with_m3u8(&reference[..path_len]))
             .then_some(options.suffix.as_str());
-        let child_playlist = ends_with_m3u8(target.path());
+        let child_playlist = ends_with_m3u8(&path);
         let path = match rename {
-            Some(suffix) => {
-                let path = target.path();
-                format!("{}{suffix}", &path[..path.len() - M3U8.len()])
-            }
-            None => target.path().to_owned(),
+            Some(suffix) => Cow::Owned(format!("{}{suffix}", &path[..path.len() - M3U8.len()])),
+            None => path,
         };
-        let origin = format!("{}://{}", target.scheme(), target.authority());
         // The URL as CloudFront will match it: signing parameters removed,
         // empty query pairs (`a=1&&b=2`, a trailing `&`) dropped.
-        let mut target_url = format!("{origin}{path}");
-        if let Some(query) = target.query() {
-            target_url.push('?');
-            target_url.push_str(query);
-        }
-        let target_url = UrlParts::split(&target_url).without_signing_parameters();
+        let target_url = || {
+            let mut url = format!("{origin}{path}");
+            if let Some(query) = query {
+                url.push('?');
+                url.push_str(query);
+            }
+            UrlParts::split(&url).without_signing_parameters()
+        };
         let params = match options.mode {
-            Mode::Propagate => match self.propagated(&target_url, child_playlist) {
+            Mode::Propagate => match self.propagated(&target_url(), child_playlist) {
                 Some(params) => {
                     self.stats.propagated += 1;
                     params
@@ -368,10 +395,10 @@ impl<'a> Job<'a> {
                 None => self.wildcard(&origin, &path)?,
             },
             Mode::Wildcard => self.wildcard(&origin, &path)?,
-            Mode::Canned if child_playlist => self.signed(&format!("{target_url}*"), false)?,
+            Mode::Canned if child_playlist => self.signed(&format!("{}*", target_url()), false)?,
             Mode::Canned => {
                 let canned = self.limits.ip_range.is_none();
-                self.signed(&target_url, canned)?
+                self.signed(&target_url(), canned)?
             }
         };
         self.stats.signed += 1;
@@ -398,7 +425,7 @@ impl<'a> Job<'a> {
     /// The viewer's own parameters, when its custom policy covers the target
     /// (including LL-HLS reload queries for child playlists).
     fn propagated(&self, target_url: &str, child_playlist: bool) -> Option<Arc<str>> {
-        let grant = self.viewer_grant.filter(|g| !g.canned)?;
+        let (grant, params) = self.viewer_params.as_ref()?;
         let resource = grant.policy.resource();
         if !wildcard_match(resource, target_url) {
             return None;
@@ -410,7 +437,7 @@ impl<'a> Job<'a> {
                 return None;
             }
         }
-        Some(grant.params.to_query().into())
+        Some(params.clone())
     }
 
     /// The shared parameters of the target's directory (`origin/dir/*`).
