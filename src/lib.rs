@@ -11,15 +11,22 @@
 //! 3. renames child playlists to `._m3u8` so they come back through here;
 //! 4. returns the rewritten playlist as the generated response.
 //!
-//! The core — [`policy`], [`signer`], [`keys`], [`signed_url`] — does no I/O:
-//! every function takes its inputs (including the clock) as arguments, so the
-//! Lambda handler, the `hls-sign` CLI and the local emulator share one path.
+//! The core — [`policy`], [`signer`], [`keys`], [`signed_url`], [`grant`],
+//! [`hls`] — does no I/O: every function takes its inputs (including the
+//! clock) as arguments. The adapters around it — [`edge`] (events and the
+//! handler), [`origin`] (playlist fetch), [`secrets`] (key cache),
+//! [`config`] — are shared by the Lambda binary and the `hls-sign` CLI, so
+//! every entry point takes one path into the core.
 
 pub mod cf_base64;
+pub mod config;
+pub mod edge;
 pub mod grant;
 pub mod hls;
 pub mod keys;
+pub mod origin;
 pub mod policy;
+pub mod secrets;
 pub mod signed_url;
 pub mod signer;
 pub mod uri;

@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hls_edge_signer::edge::lambda::handle_event;
+use hls_edge_signer::edge::Handler;
 use hls_edge_signer::grant::{Expiry, IpPinning};
 use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
 use hls_edge_signer::keys::generate_pem;
@@ -117,6 +119,28 @@ enum Command {
         /// The playlist file, or - for standard input.
         #[arg(default_value = "-")]
         input: String,
+    },
+    /// Run the function's real handler on an event file (Lambda@Edge or
+    /// function URL) and print the response JSON; the log lines go to stderr.
+    Invoke {
+        /// The event JSON (see events/).
+        event: PathBuf,
+        /// A JSON configuration file (same fields as the compiled-in one;
+        /// HLS_* environment variables still override it).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Serve origin playlists from this folder instead of fetching them.
+        #[arg(long, value_name = "DIR")]
+        origin_dir: Option<PathBuf>,
+        /// A private key PEM file (instead of the configured key source).
+        #[arg(long, value_name = "FILE", requires = "key_pair_id")]
+        key: Option<PathBuf>,
+        /// The CloudFront key pair id for --key.
+        #[arg(long, value_name = "ID")]
+        key_pair_id: Option<String>,
+        /// Handle the event as if the time were EPOCH.
+        #[arg(long, value_name = "EPOCH")]
+        now: Option<u64>,
     },
     /// Generate a key pair for CloudFront (PEM files; the private one is created mode 0600).
     Keygen {
@@ -407,6 +431,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 stats.uris, stats.signed, stats.propagated, stats.renamed, stats.untouched, stats.signatures, rewritten.expires
             );
         }
+        Command::Invoke {
+            event,
+            config,
+            origin_dir,
+            key,
+            key_pair_id,
+            now: at,
+        } => {
+            return invoke(
+                event,
+                config,
+                origin_dir,
+                key,
+                key_pair_id,
+                at.unwrap_or_else(now),
+            )
+        }
         Command::Keygen {
             algorithm,
             private_out,
@@ -437,6 +478,52 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `hls-sign invoke`: the same path as a Lambda invocation.
+fn invoke(
+    event: PathBuf,
+    config: Option<PathBuf>,
+    origin_dir: Option<PathBuf>,
+    key: Option<PathBuf>,
+    key_pair_id: Option<String>,
+    now: u64,
+) -> Result<ExitCode, String> {
+    use hls_edge_signer::config::{read_file, RawConfig};
+    let mut raw = match &config {
+        Some(path) => read_file(path).map_err(|e| e.to_string())?,
+        None => {
+            RawConfig::from_json(hls_edge_signer::config::COMPILED_IN).map_err(|e| e.to_string())?
+        }
+    };
+    raw = raw.merge(RawConfig::from_env(|n| std::env::var(n).ok()).map_err(|e| e.to_string())?);
+    if let Some(key) = key {
+        raw.key.file = Some(key);
+        raw.key.secret_id = None;
+        raw.key_pair_id = key_pair_id;
+    }
+    let config = raw.validate().map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&event).map_err(|e| format!("{}: {e}", event.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", event.display()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let handler = Handler::from_config(config, origin_dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (response, log) = handle_event(&handler, json, now)
+            .await
+            .map_err(|e| format!("{}: {e}", event.display()))?;
+        eprintln!("{}", log.json_line());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&response).map_err(|e| e.to_string())?
+        );
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn now() -> u64 {

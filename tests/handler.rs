@@ -1,0 +1,448 @@
+//! The function end to end through its real adapters: event JSON in,
+//! response JSON out, with a real loopback HTTP origin, the sample events in
+//! `events/`, and keys generated here.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use common::generated_key;
+use common::http_origin::HttpOrigin;
+use hls_edge_signer::config::RawConfig;
+use hls_edge_signer::edge::lambda::handle_event;
+use hls_edge_signer::edge::{Handler, LogRecord};
+use hls_edge_signer::keys::PrivateKey;
+use hls_edge_signer::signed_url::TrustedKeys;
+use hls_edge_signer::{
+    verify_request, HashAlgorithm, KeyAlgorithm, Policy, PublicKey, RsaBackend, UrlSigner,
+};
+use serde_json::{json, Value};
+
+const DIST: &str = "d111111abcdef8.cloudfront.net";
+const NOW: u64 = 1_800_000_000;
+const KEY_PAIR_ID: &str = "KHANDLER";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The generated key written to a file the handler's key source reads.
+fn key_file() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("handler-test-key.pem");
+    let (private, _) = generated_key(KeyAlgorithm::EcdsaP256);
+    std::fs::write(&path, private).unwrap();
+    path
+}
+
+fn trusted() -> TrustedKeys {
+    let (_, public) = generated_key(KeyAlgorithm::EcdsaP256);
+    let mut keys = TrustedKeys::new();
+    keys.insert(KEY_PAIR_ID, PublicKey::from_pem(public).unwrap());
+    keys
+}
+
+fn signer() -> UrlSigner {
+    let (private, _) = generated_key(KeyAlgorithm::EcdsaP256);
+    let key = PrivateKey::from_pem(private).unwrap();
+    UrlSigner::new(
+        key.signer(RsaBackend::AwsLc).unwrap(),
+        KEY_PAIR_ID,
+        HashAlgorithm::Sha256,
+    )
+    .unwrap()
+}
+
+async fn handler(extra: Value, origin_dir: Option<&Path>) -> Handler {
+    let mut config = json!({
+        "key": {"file": key_file()},
+        "key_pair_id": KEY_PAIR_ID,
+        "cors_allowed_origins": ["https://player.example.com"],
+        "timeout_ms": 800,
+        "connect_timeout_ms": 300,
+        "max_playlist_bytes": 200000,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let raw = RawConfig::from_json(&config.to_string()).unwrap();
+    Handler::from_config(raw.validate().unwrap(), origin_dir.map(Path::to_path_buf))
+        .await
+        .unwrap()
+}
+
+fn event(name: &str) -> Value {
+    let text = std::fs::read_to_string(repo().join("events").join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A viewer-request event for `uri` with `query` and extra headers.
+fn cf_event(event_type: &str, uri: &str, query: &str, headers: Value) -> Value {
+    let mut e = event("viewer-request-master.json");
+    e["Records"][0]["cf"]["config"]["eventType"] = json!(event_type);
+    e["Records"][0]["cf"]["request"]["uri"] = json!(uri);
+    e["Records"][0]["cf"]["request"]["querystring"] = json!(query);
+    let mut h = json!({"host": [{"key": "Host", "value": DIST}]});
+    for (k, v) in headers.as_object().unwrap() {
+        h[k] = json!([{"key": k, "value": v}]);
+    }
+    e["Records"][0]["cf"]["request"]["headers"] = h;
+    e
+}
+
+async fn run(handler: &Handler, event: Value) -> (Value, LogRecord) {
+    handle_event(handler, event, NOW).await.unwrap()
+}
+
+/// The body of a generated CloudFront response, un-gzipped if needed.
+fn cf_body(response: &Value) -> String {
+    let body = response["body"].as_str().unwrap_or("");
+    if response["bodyEncoding"] == "base64" {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .unwrap();
+        text
+    } else {
+        body.to_owned()
+    }
+}
+
+fn header<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
+    response["headers"][name][0]["value"].as_str()
+}
+
+/// Every signed URI in `body` verifies for a playlist at `base`.
+fn assert_all_signed(body: &str, base: &str) -> usize {
+    let mut count = 0;
+    for line in body.lines() {
+        let uri = if line.starts_with('#') {
+            match line.split_once("URI=\"") {
+                Some((_, rest)) => rest.split('"').next().unwrap(),
+                None => continue,
+            }
+        } else {
+            line
+        };
+        if uri.is_empty() {
+            continue;
+        }
+        let mut absolute = if uri.starts_with("http") {
+            uri.to_owned()
+        } else {
+            format!("{base}{uri}")
+        };
+        // The sample playlists only use `../` right after a directory.
+        while let Some(at) = absolute.find("/../") {
+            let parent = absolute[..at].rfind('/').unwrap();
+            absolute.replace_range(parent..at + 3, "");
+        }
+        verify_request(&absolute, &[], &trusted(), NOW + 1, None)
+            .unwrap_or_else(|r| panic!("{absolute}: {r}"));
+        count += 1;
+    }
+    count
+}
+
+#[tokio::test]
+async fn sample_events_through_the_adapters() {
+    let origin = repo().join("events/origin");
+    let h = handler(json!({}), Some(&origin)).await;
+
+    // Master playlist: variants renamed and signed, gzip for a gzip viewer.
+    let (response, log) = run(&h, event("viewer-request-master.json")).await;
+    assert_eq!(response["status"], "200", "{log:?}");
+    assert_eq!(
+        header(&response, "content-type"),
+        Some("application/vnd.apple.mpegurl")
+    );
+    assert_eq!(response["bodyEncoding"], "base64");
+    assert_eq!(header(&response, "content-encoding"), Some("gzip"));
+    let body = cf_body(&response);
+    assert!(body.contains("\nhd/index._m3u8?"), "{body}");
+    assert!(body.contains("URI=\"hd/iframes._m3u8?"), "{body}");
+    assert!(body.contains("URI=\"keys/stream.key?"), "{body}");
+    assert_eq!(
+        assert_all_signed(&body, &format!("https://{DIST}/videos/")),
+        4
+    );
+    let max_age: u64 = header(&response, "cache-control").unwrap()["private, max-age=".len()..]
+        .parse()
+        .unwrap();
+    assert!(max_age <= 3600 + 60, "cache-control outlives signatures");
+    assert_eq!((log.status, log.uris, log.signed), (200, 4, 4));
+
+    // Media playlist with the viewer's own custom policy: expiry capped by
+    // it (here it is later, so our TTL wins) and the LL-HLS query kept out.
+    let (response, log) = run(&h, event("viewer-request-media.json")).await;
+    assert_eq!(response["status"], "200", "{log:?}");
+    let body = cf_body(&response);
+    assert!(body.contains("URI=\"../keys/stream.key?"), "{body}");
+    assert_eq!(
+        assert_all_signed(&body, &format!("https://{DIST}/videos/hd/")),
+        4
+    );
+
+    // Origin-request trigger: same handling, its own limit.
+    let (response, log) = run(&h, event("origin-request.json")).await;
+    assert_eq!(response["status"], "200", "{log:?}");
+    assert_eq!(log.trigger, "origin-request");
+
+    // A segment is not ours: the request goes back to CloudFront unchanged.
+    let segment = event("viewer-request-segment.json");
+    let (response, _) = run(&h, segment.clone()).await;
+    assert_eq!(response, segment["Records"][0]["cf"]["request"]);
+
+    // Encoded traversal: 400, nothing fetched.
+    let (response, log) = run(&h, event("viewer-request-malformed.json")).await;
+    assert_eq!(response["status"], "400");
+    assert!(log.reason.unwrap().contains("encoded dot"));
+
+    // Function URL: host from the header, viewer IP from
+    // CloudFront-Viewer-Address, CORS for the configured player origin.
+    let (response, log) = run(&h, event("function-url.json")).await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(
+        response["headers"]["access-control-allow-origin"],
+        "https://player.example.com"
+    );
+    assert_eq!(response["isBase64Encoded"], true);
+}
+
+#[tokio::test]
+async fn every_event_file_has_a_test() {
+    let covered = [
+        "viewer-request-master.json",
+        "viewer-request-media.json",
+        "origin-request.json",
+        "viewer-request-segment.json",
+        "viewer-request-malformed.json",
+        "function-url.json",
+    ];
+    for entry in std::fs::read_dir(repo().join("events")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".json") {
+            assert!(
+                covered.contains(&name.as_str()),
+                "events/{name} has no test"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn origin_failures_map_to_clear_statuses() {
+    let origin = HttpOrigin::start();
+    let h = handler(json!({"origin": origin.base}), None).await;
+    let cases = [
+        ("/ok/index._m3u8", "200", None),
+        ("/missing/index._m3u8", "404", Some("origin answered 404")),
+        ("/forbidden/index._m3u8", "404", Some("origin answered 403")),
+        ("/broken/index._m3u8", "502", Some("origin answered 500")),
+        (
+            "/slow/index._m3u8",
+            "504",
+            Some("did not answer within 800 ms"),
+        ),
+        ("/huge/index._m3u8", "502", Some("exceeds 200000 bytes")),
+        (
+            "/redirect/index._m3u8",
+            "502",
+            Some("redirected off the origin"),
+        ),
+        (
+            "/html/index._m3u8",
+            "502",
+            Some("does not start with #EXTM3U"),
+        ),
+    ];
+    for (path, status, reason) in cases {
+        let (response, log) = run(&h, cf_event("viewer-request", path, "", json!({}))).await;
+        assert_eq!(response["status"], status, "{path}: {log:?}");
+        if let Some(reason) = reason {
+            assert!(
+                log.reason.as_deref().unwrap_or("").contains(reason),
+                "{path}: {log:?}"
+            );
+            let body = response["body"].as_str().unwrap();
+            assert!(body.len() < 100 && !body.contains("127.0.0.1"), "{body}");
+        }
+    }
+    // Nothing but the configured origin was contacted: the redirect target
+    // was reported, not followed.
+}
+
+#[tokio::test]
+async fn origin_cache_honours_max_age_and_revalidates() {
+    let origin = HttpOrigin::start();
+    let h = handler(json!({"origin": origin.base}), None).await;
+    let ok = cf_event("viewer-request", "/ok/live._m3u8", "", json!({}));
+    let (_, first) = run(&h, ok.clone()).await;
+    let (_, second) = run(&h, ok).await;
+    assert!(!first.origin_cache_hit && second.origin_cache_hit);
+    assert_eq!(origin.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let etag = cf_event("viewer-request", "/etag/live._m3u8", "", json!({}));
+    let (r1, _) = run(&h, etag.clone()).await;
+    let (r2, log) = run(&h, etag).await;
+    assert!(log.origin_cache_hit);
+    assert_eq!(
+        origin
+            .not_modified
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(cf_body(&r1), cf_body(&r2), "same bucket, same output");
+    assert_eq!(header(&r2, "cache-control"), Some("private, max-age=0"));
+}
+
+#[tokio::test]
+async fn responses_over_the_edge_limit_are_refused() {
+    let origin = HttpOrigin::start();
+    let h = handler(json!({"origin": origin.base, "mode": "canned"}), None).await;
+    let big = |trigger| cf_event(trigger, "/big/index._m3u8", "", json!({}));
+    let (response, log) = run(&h, big("viewer-request")).await;
+    assert_eq!(response["status"], "502", "{log:?}");
+    assert!(log.oversize && log.reason.unwrap().contains("> 40960 for viewer-request"));
+    let (response, log) = run(&h, big("origin-request")).await;
+    assert_eq!(response["status"], "200", "{log:?}");
+    assert!(log.bytes > 40 * 1024);
+}
+
+#[tokio::test]
+async fn unsafe_requests_are_refused() {
+    let h = handler(json!({}), Some(&repo().join("events/origin"))).await;
+    let mut post = cf_event("viewer-request", "/videos/index._m3u8", "", json!({}));
+    post["Records"][0]["cf"]["request"]["method"] = json!("POST");
+    let (response, _) = run(&h, post).await;
+    assert_eq!(response["status"], "405");
+    for uri in [
+        "/videos/../x._m3u8",
+        "/videos/%2E%2E/x._m3u8",
+        "/a%2fb._m3u8",
+        "/a\\b._m3u8",
+    ] {
+        let (response, _) = run(&h, cf_event("viewer-request", uri, "", json!({}))).await;
+        assert_eq!(response["status"], "400", "{uri}");
+    }
+    let garbage = handle_event(&h, json!({"hello": "world"}), NOW).await;
+    assert!(garbage
+        .unwrap_err()
+        .to_string()
+        .contains("neither a CloudFront"));
+    let truncated = handle_event(&h, json!({"Records": [{"cf": {}}]}), NOW).await;
+    assert!(truncated
+        .unwrap_err()
+        .to_string()
+        .contains("malformed CloudFront event"));
+}
+
+/// A function-URL event for `path` with the viewer grant header.
+fn function_url_event(path: &str, grant: Option<&str>, viewer_ip: &str) -> Value {
+    let mut e = event("function-url.json");
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["headers"]["cloudfront-viewer-address"] = json!(format!("{viewer_ip}:40000"));
+    e["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("accept-encoding");
+    if let Some(grant) = grant {
+        e["headers"]["x-hls-viewer-grant"] = json!(grant);
+    }
+    e
+}
+
+#[tokio::test]
+async fn function_url_grant_header_is_verified_then_propagated() {
+    let origin = repo().join("events/origin");
+    let h = handler(json!({"mode": "propagate"}), Some(&origin)).await;
+    let policy = Policy::custom(&format!("https://{DIST}/videos/*"), NOW + 900);
+    let grant = signer().sign_policy(&policy, false).unwrap().to_query();
+
+    let (response, log) = run(
+        &h,
+        function_url_event("/videos/hd/index._m3u8", Some(&grant), "203.0.113.9"),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.propagated, 4, "viewer's own grant re-used: {log:?}");
+    assert_eq!(log.signatures, 0);
+    assert!(response["body"].as_str().unwrap().contains(&grant));
+
+    // A tampered grant is refused, not trusted.
+    let tampered = grant.replace("Signature=", "Signature=AAAA");
+    let (response, log) = run(
+        &h,
+        function_url_event("/videos/hd/index._m3u8", Some(&tampered), "203.0.113.9"),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 403, "{log:?}");
+    assert!(log.reason.unwrap().contains("viewer grant rejected"));
+
+    // An IP-pinned grant from another address is refused.
+    let pinned = signer()
+        .sign_policy(
+            &policy.clone().with(hls_edge_signer::Condition::IpAddress(
+                "198.51.100.0/24".parse().unwrap(),
+            )),
+            false,
+        )
+        .unwrap()
+        .to_query();
+    let (response, _) = run(
+        &h,
+        function_url_event("/videos/hd/index._m3u8", Some(&pinned), "203.0.113.9"),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 403);
+
+    // Other paths are not routed to the function.
+    let (response, _) = run(
+        &h,
+        function_url_event("/videos/hd/segment-00000.ts", None, "203.0.113.9"),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 404);
+}
+
+#[test]
+fn invoke_cli_prints_the_response() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hls-sign"))
+        .args([
+            "invoke",
+            "events/viewer-request-media.json",
+            "--origin-dir",
+            "events/origin",
+            "--key",
+        ])
+        .arg(key_file())
+        .args(["--key-pair-id", KEY_PAIR_ID, "--now", &NOW.to_string()])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["status"], "200");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("\"status\":200") && !log.contains("PRIVATE KEY"),
+        "{log}"
+    );
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_hls-sign"))
+        .args(["invoke", "Cargo.toml", "--key"])
+        .arg(key_file())
+        .args(["--key-pair-id", KEY_PAIR_ID])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not JSON"));
+}
