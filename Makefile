@@ -6,12 +6,13 @@ DEV   := .dev
 SHARED_TESTDATA := ../shared/testdata
 
 .PHONY: build test lint bench run fuzz clean
+.PHONY: test-template lambda-build deploy keys upload sign
 
 build:
 	$(CARGO) build --release --bins
 
 ## Everything: formatting, lints, unit, property, vector, corpus and CLI tests.
-test: lint
+test: lint test-template
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
 
@@ -37,3 +38,62 @@ run: build
 clean:
 	$(CARGO) clean
 	rm -rf $(DEV)
+
+## ---- Deploying to AWS (README, "Deploying to AWS") -------------------------
+## The targets below refuse to run until the variables they need are set.
+
+ARCH     ?= arm64
+KEY_ALG  ?= rsa
+TTL      ?= 3600
+SAM      ?= sam
+CFN_LINT ?= cfn-lint
+PYTHON   ?= python3
+HLS_SIGN ?= target/release/hls-sign
+
+# $(call need,VAR ...): stop with a message unless every VAR is set.
+need = $(foreach v,$(1),$(if $(strip $($(v))),,$(error $@: set $(v), e.g. make $@ $(v)=...)))
+# PARAMS reaches sam as one argument, double quotes intact.
+DEPLOY_PARAMS = $(if $(strip $(PARAMS)),'$(PARAMS)')
+LAMBDA_ARCH_FLAG = $(if $(filter arm64,$(ARCH)),--arm64,$(if $(filter x86_64,$(ARCH)),--x86-64,$(error ARCH must be arm64 or x86_64, not '$(ARCH)')))
+
+## The deployment template: cfn-lint, its security properties, and the
+## CloudFront Function run with node on sample requests.
+test-template:
+	$(CFN_LINT) template.yaml
+	$(PYTHON) tests/template_test.py
+
+## The Lambda binary for provided.al2023 (cargo-lambda cross-compiles with zig).
+lambda-build:
+	$(CARGO) lambda build --release $(LAMBDA_ARCH_FLAG) --bin hls-edge-signer
+
+## sam build + deploy; guided the first time (writes samconfig.toml).
+## PARAMS='Key=Value ...' overrides parameters on top of the previous values;
+## quote values holding spaces with double quotes: PARAMS='PublicKeyPem="..."'.
+deploy:
+	@: $(LAMBDA_ARCH_FLAG)
+	$(SAM) build --beta-features --parameter-overrides Architecture=$(ARCH)
+	@if [ -f samconfig.toml ]; then \
+		echo "$(SAM) deploy (settings from samconfig.toml)"; \
+		$(SAM) deploy --parameter-overrides Architecture=$(ARCH) $(DEPLOY_PARAMS); \
+	else \
+		$(SAM) deploy --guided --parameter-overrides Architecture=$(ARCH) $(DEPLOY_PARAMS); \
+	fi
+
+## A signing key pair; the private key goes to Secrets Manager.
+keys:
+	$(call need,SECRET_NAME)
+	./scripts/keys.sh $(KEY_ALG) $(SECRET_NAME) $(REGION)
+
+## Upload a stream directory to the media bucket.
+upload:
+	$(call need,STREAM_DIR BUCKET)
+	./scripts/upload.sh $(STREAM_DIR) $(BUCKET) $(PREFIX)
+
+## A signed URL for a deployed master playlist (KEY=file or SECRET=arn).
+sign:
+	$(call need,DOMAIN STREAM_PATH KEY_PAIR_ID)
+	$(if $(KEY)$(SECRET),,$(error sign: set KEY=private.pem or SECRET=<secret ARN>))
+	HLS_SIGN=$(HLS_SIGN) ./scripts/sign.sh --domain $(DOMAIN) --path $(STREAM_PATH) \
+		--key-pair-id $(KEY_PAIR_ID) --ttl $(TTL) \
+		$(if $(KEY),--key $(KEY)) $(if $(SECRET),--secret $(SECRET)) \
+		$(if $(REGION),--region $(REGION)) $(if $(RESOURCE),--resource '$(RESOURCE)')

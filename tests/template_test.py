@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+"""Security properties of template.yaml, checked without an AWS account.
+
+    python3 tests/template_test.py          # or: make test-template
+
+Reads the SAM template (PyYAML, with CloudFormation's short-form tags), checks
+what the deployment promises -- a private, KMS-encrypted bucket that only this
+distribution may read, signatures demanded on every cache behavior, HTTPS only,
+a function URL that only this distribution may call, a function that may read
+one secret and nothing else -- and runs the CloudFront Function's code with
+node on sample viewer requests (tests/cf_function_test.js).
+
+HLS_TEMPLATE=path/to/other.yaml checks another copy of the template.
+"""
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+try:
+    import yaml
+except ImportError:  # PyYAML comes with cfn-lint
+    sys.exit("template_test.py needs PyYAML: python3 -m pip install cfn-lint (or pyyaml)")
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE = Path(os.environ.get("HLS_TEMPLATE", HERE.parent / "template.yaml"))
+NODE_RUNNER = HERE / "cf_function_test.js"
+
+# How the template names this stack's distribution wherever it scopes a grant.
+DISTRIBUTION_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"
+}
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+GRANT_HEADER = "x-hls-viewer-grant"
+HOST_HEADER = "x-hls-viewer-host"
+SIGNING_PARAMS = ["Expires", "Policy", "Signature", "Key-Pair-Id", "Hash-Algorithm"]
+ENV_NAMES = [
+    "HLS_SECRET_ID",
+    "HLS_SECRET_REGION",
+    "HLS_KEY_PAIR_ID",
+    "HLS_MODE",
+    "HLS_TTL",
+    "HLS_BUCKET",
+    "HLS_SUFFIX",
+    "HLS_HASH",
+    "HLS_CORS_ORIGINS",
+    "HLS_GRANT_HEADER",
+    "HLS_HOST_HEADER",
+]
+
+
+# ------------------------------------------------------------------ loading --
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns !Ref, !Sub, !GetAtt, ... into their long forms."""
+
+
+def _construct_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        return {"Fn::GetAtt": value.split(".", 1)}
+    return {"Fn::" + suffix: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path=TEMPLATE):
+    with open(path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=_CfnLoader)
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def ref(name):
+    return {"Ref": name}
+
+
+def get_att(resource, attribute):
+    return {"Fn::GetAtt": [resource, attribute]}
+
+
+def strip_no_value(value):
+    """Items of a list, with `!If [cond, x, !Ref AWS::NoValue]` reduced to x."""
+    out = []
+    for item in as_list(value):
+        if isinstance(item, dict) and "Fn::If" in item:
+            _, yes, no = item["Fn::If"]
+            out.extend(v for v in (yes, no) if v != ref("AWS::NoValue"))
+        else:
+            out.append(item)
+    return out
+
+
+class TemplateCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.t = load_template()
+        cls.resources = cls.t["Resources"]
+
+    def resource(self, name, type_):
+        self.assertIn(name, self.resources, f"resource {name} is missing")
+        res = self.resources[name]
+        self.assertEqual(res["Type"], type_, f"{name} should be a {type_}")
+        return res["Properties"]
+
+    def of_type(self, type_):
+        return {k: v for k, v in self.resources.items() if v["Type"] == type_}
+
+    def only(self, type_):
+        found = self.of_type(type_)
+        self.assertEqual(len(found), 1, f"expected exactly one {type_}, found {sorted(found)}")
+        name, res = next(iter(found.items()))
+        return name, res["Properties"]
+
+    def distribution(self):
+        return self.resource("Distribution", "AWS::CloudFront::Distribution")["DistributionConfig"]
+
+    def behaviors(self):
+        config = self.distribution()
+        default = dict(config["DefaultCacheBehavior"], PathPattern="(default)")
+        return [default] + list(config.get("CacheBehaviors", []))
+
+    def behavior(self, pattern):
+        for b in self.behaviors():
+            if b["PathPattern"] == pattern:
+                return b
+        self.fail(f"no cache behavior with PathPattern {pattern!r}")
+
+    def origin(self, origin_id):
+        for o in self.distribution()["Origins"]:
+            if o["Id"] == origin_id:
+                return o
+        self.fail(f"no origin with Id {origin_id!r}")
+
+    def function_env(self):
+        props = self.resource("SignerFunction", "AWS::Serverless::Function")
+        return props["Environment"]["Variables"]
+
+    def function_code(self):
+        props = self.resource("ViewerGrantFunction", "AWS::CloudFront::Function")
+        return props["FunctionCode"]
+
+
+# ------------------------------------------------------------------ storage --
+
+
+class StorageTest(TemplateCase):
+    def bucket(self):
+        return self.resource("MediaBucket", "AWS::S3::Bucket")
+
+    def bucket_statements(self):
+        policy = self.resource("MediaBucketPolicy", "AWS::S3::BucketPolicy")
+        self.assertEqual(policy["Bucket"], ref("MediaBucket"), "bucket policy is not on MediaBucket")
+        return as_list(policy["PolicyDocument"]["Statement"])
+
+    def test_bucket_blocks_every_kind_of_public_access(self):
+        pab = self.bucket().get("PublicAccessBlockConfiguration", {})
+        for setting in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+            self.assertIs(pab.get(setting), True, f"PublicAccessBlockConfiguration.{setting} must be true")
+
+    def test_bucket_is_encrypted_with_the_customer_managed_key_and_a_bucket_key(self):
+        rules = self.bucket()["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        self.assertEqual(len(rules), 1)
+        rule = rules[0]
+        default = rule["ServerSideEncryptionByDefault"]
+        self.assertEqual(default["SSEAlgorithm"], "aws:kms", "bucket default encryption must be SSE-KMS")
+        self.assertIn(
+            default.get("KMSMasterKeyID"),
+            (get_att("MediaKey", "Arn"), ref("MediaKey")),
+            "SSE-KMS must use this stack's customer-managed key, not aws/s3",
+        )
+        self.resource("MediaKey", "AWS::KMS::Key")
+        self.assertIs(rule.get("BucketKeyEnabled"), True, "BucketKeyEnabled must be true")
+
+    def test_bucket_is_versioned(self):
+        self.assertEqual(self.bucket().get("VersioningConfiguration", {}).get("Status"), "Enabled")
+
+    def test_bucket_policy_denies_requests_without_tls(self):
+        bucket_arn = get_att("MediaBucket", "Arn")
+        for st in self.bucket_statements():
+            if (
+                st["Effect"] == "Deny"
+                and st.get("Principal") == "*"
+                and "s3:*" in as_list(st["Action"])
+                and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+            ):
+                resources = as_list(st["Resource"])
+                self.assertIn(bucket_arn, resources, "the TLS deny must cover the bucket")
+                self.assertIn({"Fn::Sub": "${MediaBucket.Arn}/*"}, resources, "the TLS deny must cover objects")
+                return
+        self.fail("no statement denies s3:* to everyone when aws:SecureTransport is false")
+
+    def test_bucket_policy_lets_only_this_distribution_read(self):
+        allows = [st for st in self.bucket_statements() if st["Effect"] == "Allow"]
+        self.assertTrue(allows, "CloudFront needs an Allow statement to read objects")
+        for st in allows:
+            self.assertEqual(
+                st.get("Principal"), {"Service": "cloudfront.amazonaws.com"}, "only CloudFront may be allowed"
+            )
+            self.assertEqual(as_list(st["Action"]), ["s3:GetObject"], "CloudFront needs s3:GetObject only")
+            self.assertEqual(
+                st.get("Condition"),
+                {"StringEquals": {"AWS:SourceArn": DISTRIBUTION_ARN}},
+                "the read grant must be scoped to this distribution",
+            )
+
+    def test_kms_key_rotates(self):
+        self.assertIs(self.resource("MediaKey", "AWS::KMS::Key").get("EnableKeyRotation"), True)
+
+    def test_kms_key_policy_lets_cloudfront_only_decrypt_for_this_distribution(self):
+        statements = as_list(self.resource("MediaKey", "AWS::KMS::Key")["KeyPolicy"]["Statement"])
+        cloudfront = [st for st in statements if st.get("Principal") == {"Service": "cloudfront.amazonaws.com"}]
+        self.assertEqual(len(cloudfront), 1, "exactly one key policy statement for cloudfront.amazonaws.com")
+        st = cloudfront[0]
+        self.assertEqual(st["Effect"], "Allow")
+        self.assertEqual(as_list(st["Action"]), ["kms:Decrypt"], "CloudFront needs kms:Decrypt and nothing else")
+        self.assertEqual(
+            st.get("Condition"),
+            {"StringEquals": {"AWS:SourceArn": DISTRIBUTION_ARN}},
+            "the decrypt grant must be scoped to this distribution",
+        )
+        root = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+        for other in statements:
+            if other is st:
+                continue
+            self.assertEqual(
+                other.get("Principal"), root, "every other key policy statement must name the account root only"
+            )
+
+    def test_s3_origin_points_at_the_media_bucket(self):
+        # The bucket name is computed twice (to avoid a dependency cycle); the
+        # two spellings must agree.
+        name = self.bucket()["BucketName"]
+        domain = self.origin("media")["DomainName"]
+        self.assertEqual(
+            domain,
+            {"Fn::Join": ["", [name, {"Fn::Sub": ".s3.${AWS::Region}.${AWS::URLSuffix}"}]]},
+            "the S3 origin's DomainName must be MediaBucket's BucketName plus the regional endpoint",
+        )
+
+
+# ------------------------------------------------------------- distribution --
+
+
+class DistributionTest(TemplateCase):
+    def test_every_cache_behavior_demands_a_signature_from_the_key_group(self):
+        self.resource("KeyGroup", "AWS::CloudFront::KeyGroup")
+        for b in self.behaviors():
+            self.assertEqual(
+                b.get("TrustedKeyGroups"),
+                [ref("KeyGroup")],
+                f"behavior {b['PathPattern']} must trust the key group (and nothing else)",
+            )
+            self.assertNotIn("TrustedSigners", b, f"behavior {b['PathPattern']} uses legacy trusted signers")
+
+    def test_key_group_holds_only_this_stacks_public_keys(self):
+        items = strip_no_value(self.resource("KeyGroup", "AWS::CloudFront::KeyGroup")["KeyGroupConfig"]["Items"])
+        self.assertTrue(items)
+        for item in items:
+            self.assertIn("Ref", item, "key group items must reference public keys of this stack")
+            self.resource(item["Ref"], "AWS::CloudFront::PublicKey")
+
+    def test_viewers_reach_every_behavior_over_https_only(self):
+        for b in self.behaviors():
+            self.assertIn(
+                b["ViewerProtocolPolicy"],
+                ("https-only", "redirect-to-https"),
+                f"behavior {b['PathPattern']} must not serve plain HTTP",
+            )
+
+    def test_both_origins_use_origin_access_control(self):
+        media = self.origin("media")
+        oac = media.get("OriginAccessControlId")
+        self.assertEqual(oac, get_att("MediaOriginAccessControl", "Id"), "the S3 origin needs its OAC")
+        config = self.resource("MediaOriginAccessControl", "AWS::CloudFront::OriginAccessControl")
+        config = config["OriginAccessControlConfig"]
+        self.assertEqual(config["OriginAccessControlOriginType"], "s3")
+        self.assertEqual((config["SigningBehavior"], config["SigningProtocol"]), ("always", "sigv4"))
+        self.assertEqual(media["S3OriginConfig"], {"OriginAccessIdentity": ""}, "no legacy OAI with OAC")
+
+        signer = self.origin("signer")
+        self.assertEqual(signer.get("OriginAccessControlId"), get_att("SignerOriginAccessControl", "Id"))
+        config = self.resource("SignerOriginAccessControl", "AWS::CloudFront::OriginAccessControl")
+        config = config["OriginAccessControlConfig"]
+        self.assertEqual(config["OriginAccessControlOriginType"], "lambda")
+        self.assertEqual((config["SigningBehavior"], config["SigningProtocol"]), ("always", "sigv4"))
+        self.assertEqual(
+            signer["DomainName"],
+            {"Fn::Select": [2, {"Fn::Split": ["/", get_att("SignerFunctionUrl", "FunctionUrl")]}]},
+            "the function origin must be the signer's function URL host",
+        )
+        self.assertEqual(signer["CustomOriginConfig"]["OriginProtocolPolicy"], "https-only")
+
+    def test_playlist_suffix_goes_to_the_function_with_the_grant_function(self):
+        b = self.behavior({"Fn::Sub": "*${PlaylistSuffix}"})
+        self.assertEqual(b["TargetOriginId"], "signer")
+        self.assertEqual(b["CachePolicyId"], CACHING_DISABLED, "rewritten playlists are per viewer: no caching")
+        self.assertEqual(
+            b.get("FunctionAssociations"),
+            [{"EventType": "viewer-request", "FunctionARN": get_att("ViewerGrantFunction", "FunctionARN")}],
+        )
+        self.assertEqual(b["OriginRequestPolicyId"], ref("SignerOriginRequestPolicy"))
+        policy = self.resource("SignerOriginRequestPolicy", "AWS::CloudFront::OriginRequestPolicy")
+        policy = policy["OriginRequestPolicyConfig"]
+        headers = policy["HeadersConfig"]
+        self.assertEqual(headers["HeaderBehavior"], "whitelist")
+        forwarded = {h.lower() for h in headers["Headers"]}
+        for needed in (GRANT_HEADER, HOST_HEADER, "cloudfront-viewer-address"):
+            self.assertIn(needed, forwarded, f"the function needs the {needed} header")
+        self.assertNotIn("host", forwarded, "the viewer's Host would misroute the function URL request")
+        self.assertEqual(policy["QueryStringsConfig"]["QueryStringBehavior"], "all")
+        env = self.function_env()
+        self.assertEqual(env["HLS_SUFFIX"], ref("PlaylistSuffix"), "function and behavior must agree on the suffix")
+        self.assertNotEqual(self.t["Parameters"]["PlaylistSuffix"]["Default"], ".m3u8")
+
+    def test_plain_playlists_and_everything_else_come_from_s3(self):
+        for b in (self.behavior("*.m3u8"), self.behavior("(default)")):
+            self.assertEqual(b["TargetOriginId"], "media", f"{b['PathPattern']} must be served from S3")
+            self.assertEqual(b["CachePolicyId"], CACHING_OPTIMIZED)
+            self.assertNotIn("FunctionAssociations", b)
+
+    def test_every_behavior_gets_the_response_headers_policy(self):
+        for b in self.behaviors():
+            self.assertEqual(b.get("ResponseHeadersPolicyId"), ref("ResponseHeadersPolicy"), b["PathPattern"])
+        config = self.resource("ResponseHeadersPolicy", "AWS::CloudFront::ResponseHeadersPolicy")
+        config = config["ResponseHeadersPolicyConfig"]
+        security = config["SecurityHeadersConfig"]
+        self.assertGreaterEqual(security["StrictTransportSecurity"]["AccessControlMaxAgeSec"], 31536000)
+        self.assertIn("ContentTypeOptions", security, "nosniff is missing")
+        cors = config["CorsConfig"]["Fn::If"]
+        self.assertEqual(cors[0], "HasCorsOrigins")
+        self.assertEqual(cors[1]["AccessControlAllowOrigins"]["Items"], ref("CorsOrigins"))
+        self.assertEqual(cors[1]["AccessControlAllowMethods"]["Items"], ["GET", "HEAD"])
+        self.assertIs(cors[1]["AccessControlAllowCredentials"], False)
+
+    def test_access_logging_is_optional(self):
+        logging = self.distribution()["Logging"]["Fn::If"]
+        self.assertEqual(logging[0], "HasLogBucket")
+        self.assertEqual(logging[2], ref("AWS::NoValue"))
+
+
+# ----------------------------------------------------------------- function --
+
+
+class FunctionTest(TemplateCase):
+    def test_runtime_and_build(self):
+        res = self.resources["SignerFunction"]
+        props = self.resource("SignerFunction", "AWS::Serverless::Function")
+        self.assertEqual(props["Runtime"], "provided.al2023")
+        self.assertEqual(props["Handler"], "bootstrap")
+        self.assertEqual(res.get("Metadata", {}).get("BuildMethod"), "rust-cargolambda")
+        self.assertEqual(res["Metadata"].get("BuildProperties", {}).get("Binary"), "hls-edge-signer")
+        self.assertEqual(props["Architectures"], [ref("Architecture")])
+        self.assertEqual(sorted(self.t["Parameters"]["Architecture"]["AllowedValues"]), ["arm64", "x86_64"])
+
+    def test_function_url_demands_iam_auth(self):
+        props = self.resource("SignerFunction", "AWS::Serverless::Function")
+        self.assertEqual(props.get("FunctionUrlConfig", {}).get("AuthType"), "AWS_IAM")
+        self.assertFalse(self.of_type("AWS::Lambda::Url"), "declare the URL through FunctionUrlConfig only")
+
+    def test_only_cloudfront_for_this_distribution_may_invoke(self):
+        permissions = self.of_type("AWS::Lambda::Permission")
+        actions = {}
+        for name, res in permissions.items():
+            p = res["Properties"]
+            self.assertEqual(p["Principal"], "cloudfront.amazonaws.com", name)
+            self.assertEqual(p.get("SourceArn"), DISTRIBUTION_ARN, f"{name} must be scoped to this distribution")
+            self.assertEqual(p["FunctionName"], ref("SignerFunction"), name)
+            actions[p["Action"]] = p
+        self.assertEqual(sorted(actions), ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"])
+        self.assertEqual(actions["lambda:InvokeFunctionUrl"].get("FunctionUrlAuthType"), "AWS_IAM")
+
+    def test_the_functions_only_permission_is_reading_the_signing_secret(self):
+        props = self.resource("SignerFunction", "AWS::Serverless::Function")
+        self.assertNotIn("Role", props, "a hand-made role would bypass this check")
+        policies = as_list(props.get("Policies", []))
+        self.assertEqual(len(policies), 1, "one inline policy, no managed policies or SAM policy templates")
+        statements = as_list(policies[0]["Statement"])
+        self.assertEqual(
+            statements,
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": ref("SigningKeySecretArn"),
+                }
+            ],
+        )
+        self.assertEqual(self.function_env()["HLS_SECRET_ID"], ref("SigningKeySecretArn"))
+
+    def test_the_transformed_role_grants_nothing_else(self):
+        try:
+            from samtranslator.translator.transform import transform
+        except ImportError:
+            self.skipTest("aws-sam-translator (installed with cfn-lint) is not available")
+
+        class NoManagedPolicies:
+            def load(self):
+                return {}
+
+        template = copy.deepcopy(self.t)
+        # The translator insists on an S3 CodeUri; `sam build` provides one.
+        template["Resources"]["SignerFunction"]["Properties"]["CodeUri"] = "s3://bucket/key"
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        out = transform(template, {}, NoManagedPolicies())["Resources"]
+        roles = {k: v["Properties"] for k, v in out.items() if v["Type"] == "AWS::IAM::Role"}
+        self.assertEqual(sorted(roles), ["SignerFunctionRole"])
+        role = roles["SignerFunctionRole"]
+        self.assertEqual(
+            [re.sub(r"^arn:[^:]+:", "arn:*:", arn) for arn in role.get("ManagedPolicyArns", [])],
+            ["arn:*:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+            "only the CloudWatch Logs basics besides the secret",
+        )
+        statements = [st for p in role.get("Policies", []) for st in as_list(p["PolicyDocument"]["Statement"])]
+        self.assertEqual(
+            statements,
+            [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": ref("SigningKeySecretArn")}],
+        )
+        urls = [v["Properties"] for v in out.values() if v["Type"] == "AWS::Lambda::Url"]
+        self.assertEqual([u["AuthType"] for u in urls], ["AWS_IAM"])
+        principals = {v["Properties"]["Principal"] for v in out.values() if v["Type"] == "AWS::Lambda::Permission"}
+        self.assertEqual(principals, {"cloudfront.amazonaws.com"}, "the transform added a permission")
+
+    def test_environment_names_the_handler_reads(self):
+        env = self.function_env()
+        self.assertEqual(sorted(env), sorted(ENV_NAMES))
+        self.assertEqual(env["HLS_GRANT_HEADER"], GRANT_HEADER)
+        self.assertEqual(env["HLS_HOST_HEADER"], HOST_HEADER)
+        self.assertEqual(env["HLS_KEY_PAIR_ID"], {"Fn::If": ["UseKeyB", ref("PublicKeyB"), ref("PublicKey")]})
+        self.assertEqual(self.t["Parameters"]["SigningMode"]["AllowedValues"], ["canned", "wildcard", "propagate"])
+        self.assertEqual(self.t["Parameters"]["SigningMode"]["Default"], "wildcard")
+        self.assertEqual(self.t["Parameters"]["HashAlgorithm"]["AllowedValues"], ["sha1", "sha256"])
+
+
+# --------------------------------------------------- the CloudFront Function --
+
+
+def cf_event(query=(), headers=None, host="d111111abcdef8.cloudfront.net"):
+    """A viewer-request event; query is a list of (name, value) in viewer order."""
+    querystring = {}
+    for name, value in query:
+        if name in querystring:
+            entry = querystring[name]
+            entry.setdefault("multiValue", [{"value": entry["value"]}]).append({"value": value})
+        else:
+            querystring[name] = {"value": value}
+    all_headers = {"host": {"value": host}, "accept": {"value": "*/*"}}
+    for name, value in (headers or {}).items():
+        all_headers[name] = {"value": value}
+    return {
+        "version": "1.0",
+        "context": {"eventType": "viewer-request", "distributionId": "EDFDVBD6EXAMPLE"},
+        "viewer": {"ip": "198.51.100.7"},
+        "request": {
+            "method": "GET",
+            "uri": "/videos/index._m3u8",
+            "querystring": querystring,
+            "headers": all_headers,
+            "cookies": {},
+        },
+    }
+
+
+class ViewerGrantFunctionTest(TemplateCase):
+    def test_runtime_and_publishing(self):
+        props = self.resource("ViewerGrantFunction", "AWS::CloudFront::Function")
+        self.assertEqual(props["FunctionConfig"]["Runtime"], "cloudfront-js-2.0")
+        self.assertIs(props["AutoPublish"], True)
+        self.assertLess(len(props["FunctionCode"].encode()), 10 * 1024, "CloudFront Functions are at most 10 KB")
+
+    def test_code_strips_the_headers_a_viewer_could_forge(self):
+        code = self.function_code()
+        for header in (GRANT_HEADER, HOST_HEADER):
+            pattern = r"delete\s+request\.headers\[\s*['\"]" + re.escape(header) + r"['\"]\s*\]"
+            self.assertRegex(code, pattern, f"the function must delete any incoming {header}")
+
+    def run_function(self, events):
+        node = shutil.which("node")
+        if node is None:
+            self.skipTest("node is not installed (apt-get install nodejs)")
+        with tempfile.TemporaryDirectory() as tmp:
+            code_file = Path(tmp) / "viewer-grant.js"
+            code_file.write_text(self.function_code(), encoding="utf-8")
+            proc = subprocess.run(
+                [node, str(NODE_RUNNER), str(code_file)],
+                input=json.dumps(events),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        results = json.loads(proc.stdout)
+        for r in results:
+            self.assertNotIn("error", r, r.get("error"))
+        return [r["result"] for r in results]
+
+    def header(self, request, name):
+        value = request["headers"].get(name)
+        return None if value is None else value["value"]
+
+    def test_forged_headers_are_removed(self):
+        forged = {GRANT_HEADER: "Expires=4102444800&Signature=forged&Key-Pair-Id=KEVIL", HOST_HEADER: "evil.example"}
+        (out,) = self.run_function([cf_event(headers=forged)])
+        self.assertIsNone(self.header(out, GRANT_HEADER), "a viewer-supplied grant header survived")
+        self.assertEqual(self.header(out, HOST_HEADER), "d111111abcdef8.cloudfront.net")
+
+    def test_signed_query_is_copied_exactly(self):
+        query = [
+            ("Expires", "1767225600"),
+            ("_HLS_msn", "12"),
+            ("Signature", "Nql641NHEUkUaXQHZINK1FZ~SYeUSoBJMxjdgqrzIdzV2gyEXPDNv0pYdWJkflDKJ3xIu7lbwRpSkG98NBlgPi4ZJpRRnVX4kXAJK6tdNx6FucDB7OVqzcxkxHsGFd8VCG1BkC-Afh9~lOCMIYHIaiOB6~5jt9w2EOwi6sIIqrg_"),
+            ("Key-Pair-Id", "K2JCJMDEHXQW5F"),
+            ("foo", "bar"),
+        ]
+        forged = {GRANT_HEADER: "Expires=1&Signature=x&Key-Pair-Id=y"}
+        (out,) = self.run_function([cf_event(query, headers=forged)])
+        expected = "&".join(f"{n}={v}" for n, v in query if n in SIGNING_PARAMS)
+        self.assertEqual(self.header(out, GRANT_HEADER), expected)
+        self.assertEqual(self.header(out, HOST_HEADER), "d111111abcdef8.cloudfront.net")
+        self.assertEqual(
+            list(out["querystring"]),
+            [n for n, _ in query],
+            "the query string must reach CloudFront's own signature check unchanged",
+        )
+
+    def test_custom_policy_and_hash_algorithm_keep_the_viewers_order_and_encoding(self):
+        query = [
+            ("Policy", "eyJTdGF0ZW1lbnQiOlt7IlJlc291cmNlIjoiaHR0cHM6Ly9kMTExMTExYWJjZGVmOC5jbG91ZGZyb250Lm5ldC92aWRlb3MvKiJ9XX0_"),
+            ("Hash-Algorithm", "SHA256"),
+            ("Key-Pair-Id", "K2JCJMDEHXQW5F"),
+            ("Signature", "abc%7Edef-_"),  # a player re-encoded "~"
+        ]
+        (out,) = self.run_function([cf_event(query)])
+        self.assertEqual(self.header(out, GRANT_HEADER), "&".join(f"{n}={v}" for n, v in query))
+
+    def test_unsigned_request_gets_no_grant_header(self):
+        (out,) = self.run_function([cf_event([("foo", "bar"), ("expires", "1767225600")])])
+        self.assertIsNone(self.header(out, GRANT_HEADER), "names are case-sensitive; nothing to copy here")
+        self.assertEqual(self.header(out, HOST_HEADER), "d111111abcdef8.cloudfront.net")
+
+    def test_repeated_parameters_are_all_copied(self):
+        query = [("Expires", "1767225600"), ("Signature", "one"), ("Signature", "two"), ("Key-Pair-Id", "K1")]
+        (out,) = self.run_function([cf_event(query)])
+        self.assertEqual(self.header(out, GRANT_HEADER), "Expires=1767225600&Signature=one&Signature=two&Key-Pair-Id=K1")
+
+    def test_a_decoded_value_cannot_smuggle_parameters(self):
+        (out,) = self.run_function([cf_event([("Policy", "a&Signature=b c#"), ("Key-Pair-Id", "K1")])])
+        self.assertEqual(self.header(out, GRANT_HEADER), "Policy=a%26Signature=b%20c%23&Key-Pair-Id=K1")
+
+
+if __name__ == "__main__":
+    if not TEMPLATE.is_file():
+        sys.exit(f"template_test.py: {TEMPLATE} not found")
+    unittest.main(verbosity=2)
