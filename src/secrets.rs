@@ -88,10 +88,10 @@ pub fn parse_secret(
     } else {
         (Zeroizing::new(text.to_owned()), None, None)
     };
+    let key = PrivateKey::from_pem(&pem).map_err(|e| content(&e))?;
     let key_pair_id = key_pair_id
         .or_else(|| default_key_pair_id.map(str::to_owned))
         .ok_or(KeySourceError::NoKeyPairId)?;
-    let key = PrivateKey::from_pem(&pem).map_err(|e| content(&e))?;
     let mut trusted = TrustedKeys::new();
     trusted.insert(&key_pair_id, key.public_key().map_err(|e| content(&e))?);
     if let Some(previous) = previous {
