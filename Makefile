@@ -5,14 +5,14 @@ CARGO ?= cargo
 DEV   := .dev
 SHARED_TESTDATA := ../shared/testdata
 
-.PHONY: build test lint bench run fuzz clean
+.PHONY: build test lint bench run fuzz clean e2e-deps
 .PHONY: test-template lambda-build deploy keys upload sign
 
 build:
 	$(CARGO) build --release --bins
 
 ## Everything: formatting, lints, unit, property, vector, corpus and CLI tests.
-test: lint test-template
+test: lint test-template e2e-deps
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
 
@@ -27,13 +27,23 @@ bench:
 	./bench/node-baseline.sh target/bench-rewrite
 	python3 bench/report.py target/openssl-speed.txt
 
-## A local demonstration: a development key pair (made on first run, kept in
-## .dev/, never committed), a signed URL, and CloudFront's verdict on it.
-run: build
+## The local CloudFront emulator on the sample stream: a development key pair
+## (made on first run, kept in .dev/, never committed), hls.js for the player
+## page (npm, when available), then the server until Ctrl-C.
+run: build e2e-deps
 	@mkdir -p $(DEV)
 	@test -f $(DEV)/private.pem || target/release/hls-sign keygen \
 		--private-out $(DEV)/private.pem --public-out $(DEV)/public.pem
-	@./scripts/demo.sh target/release/hls-sign $(DEV)
+	@./scripts/run.sh target/release/hls-sign $(DEV) $(LISTEN)
+
+LISTEN ?= 127.0.0.1:8080
+
+## hls.js and playwright-core for the player page and the browser test
+## (skipped, with a note, where npm is missing).
+e2e-deps:
+	@if [ -d tests/e2e/node_modules/hls.js ] && [ -d tests/e2e/node_modules/playwright-core ]; then :; \
+	elif command -v npm >/dev/null; then npm ci --prefix tests/e2e --no-audit --no-fund --silent; \
+	else echo "note: npm not found; the player page and the browser test need it"; fi
 
 clean:
 	$(CARGO) clean

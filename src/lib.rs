@@ -21,6 +21,7 @@
 pub mod cf_base64;
 pub mod config;
 pub mod edge;
+pub mod emulator;
 pub mod grant;
 pub mod hls;
 pub mod keys;

@@ -602,7 +602,7 @@ pub fn verify_request(
 
 /// Decodes `%XX` escapes (players such as hls.js re-encode `~` as `%7E`).
 /// Invalid escapes are kept literally, as the later Base64 check rejects them.
-fn percent_decode(value: &str) -> String {
+pub fn percent_decode(value: &str) -> String {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -142,6 +142,36 @@ enum Command {
         #[arg(long, value_name = "EPOCH")]
         now: Option<u64>,
     },
+    /// A local CloudFront in front of the function: verifies every request's
+    /// signature, sends `*._m3u8` to the real handler, serves the rest from
+    /// the origin, and plays the sample at `/`.
+    Serve {
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The origin: a folder, or an http(s):// URL.
+        #[arg(long, default_value = "events/origin")]
+        origin: String,
+        /// A JSON configuration file for the function.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The private key PEM file (also the emulator's trusted key).
+        #[arg(long, value_name = "FILE", requires = "key_pair_id")]
+        key: Option<PathBuf>,
+        /// The key pair id for --key.
+        #[arg(long, value_name = "ID")]
+        key_pair_id: Option<String>,
+        /// hls.js for the development page.
+        #[arg(
+            long,
+            value_name = "FILE",
+            default_value = "tests/e2e/node_modules/hls.js/dist/hls.min.js"
+        )]
+        hls_js: PathBuf,
+        /// Lifetime of URLs issued by /dev/sign, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 3600)]
+        dev_ttl: u64,
+    },
     /// Generate a key pair for CloudFront (PEM files; the private one is created mode 0600).
     Keygen {
         #[arg(long, value_enum, default_value_t = KeyType::Rsa)]
@@ -448,6 +478,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 at.unwrap_or_else(now),
             )
         }
+        Command::Serve {
+            listen,
+            origin,
+            config,
+            key,
+            key_pair_id,
+            hls_js,
+            dev_ttl,
+        } => return serve(listen, origin, config, key, key_pair_id, hls_js, dev_ttl),
         Command::Keygen {
             algorithm,
             private_out,
@@ -480,17 +519,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `hls-sign invoke`: the same path as a Lambda invocation.
-fn invoke(
-    event: PathBuf,
-    config: Option<PathBuf>,
-    origin_dir: Option<PathBuf>,
+/// The function's configuration for `invoke` and `serve`: a file (or the
+/// compiled-in JSON), then `HLS_*` variables, then the command's options.
+fn function_config(
+    file: Option<PathBuf>,
     key: Option<PathBuf>,
     key_pair_id: Option<String>,
-    now: u64,
-) -> Result<ExitCode, String> {
+    origin: Option<String>,
+) -> Result<hls_edge_signer::config::Config, String> {
     use hls_edge_signer::config::{read_file, RawConfig};
-    let mut raw = match &config {
+    let mut raw = match &file {
         Some(path) => read_file(path).map_err(|e| e.to_string())?,
         None => {
             RawConfig::from_json(hls_edge_signer::config::COMPILED_IN).map_err(|e| e.to_string())?
@@ -502,7 +540,81 @@ fn invoke(
         raw.key.secret_id = None;
         raw.key_pair_id = key_pair_id;
     }
-    let config = raw.validate().map_err(|e| e.to_string())?;
+    if origin.is_some() {
+        raw.origin = origin;
+    }
+    raw.validate().map_err(|e| e.to_string())
+}
+
+/// `hls-sign serve`: the local CloudFront emulator.
+fn serve(
+    listen: std::net::SocketAddr,
+    origin: String,
+    config: Option<PathBuf>,
+    key: Option<PathBuf>,
+    key_pair_id: Option<String>,
+    hls_js: PathBuf,
+    dev_ttl: u64,
+) -> Result<ExitCode, String> {
+    use hls_edge_signer::emulator::{serve, Emulator, StaticOrigin};
+    let http_origin = origin.starts_with("http://") || origin.starts_with("https://");
+    let function_config = function_config(
+        config,
+        key,
+        key_pair_id,
+        http_origin.then(|| origin.clone()),
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("--listen {listen}: {e}"))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let (static_origin, origin_dir) = if http_origin {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())?;
+            let base = origin.trim_end_matches('/').to_owned();
+            (StaticOrigin::Http { base, client }, None)
+        } else {
+            let dir = PathBuf::from(&origin);
+            if !dir.is_dir() {
+                return Err(format!("--origin {origin}: not a folder or http(s) URL"));
+            }
+            (StaticOrigin::Dir(dir.clone()), Some(dir))
+        };
+        let handler = Handler::from_config(function_config, origin_dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        let emulator = Emulator {
+            handler,
+            origin: static_origin,
+            host: address.to_string(),
+            hls_js: Some(hls_js),
+            dev_ttl,
+        };
+        println!("listening on http://{address}");
+        serve(listener, std::sync::Arc::new(emulator))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `hls-sign invoke`: the same path as a Lambda invocation.
+fn invoke(
+    event: PathBuf,
+    config: Option<PathBuf>,
+    origin_dir: Option<PathBuf>,
+    key: Option<PathBuf>,
+    key_pair_id: Option<String>,
+    now: u64,
+) -> Result<ExitCode, String> {
+    let config = function_config(config, key, key_pair_id, None)?;
     let text = std::fs::read_to_string(&event).map_err(|e| format!("{}: {e}", event.display()))?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", event.display()))?;

@@ -229,6 +229,11 @@ impl Handler {
         Ok(Self::new(config, keys, origin))
     }
 
+    /// The key cache (the emulator verifies requests with its public keys).
+    pub fn keys(&self) -> &KeyCache {
+        &self.keys
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

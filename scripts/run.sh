@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make run`: the local CloudFront emulator on the sample stream, with the
+# development key pair. Prints the player page and a signed master URL;
+# Ctrl-C stops it.
+set -euo pipefail
+bin=${1:?usage: run.sh HLS_SIGN_BINARY DEV_DIR [LISTEN]}
+dev=${2:?usage: run.sh HLS_SIGN_BINARY DEV_DIR [LISTEN]}
+listen=${3:-127.0.0.1:8080}
+[ -x "$bin" ] || { echo "run.sh: $bin is not executable" >&2; exit 2; }
+[ -f "$dev/private.pem" ] || { echo "run.sh: $dev/private.pem missing" >&2; exit 2; }
+kid=KDEVELOPMENT
+
+log=$(mktemp)
+"$bin" serve --listen "$listen" --origin events/origin \
+  --key "$dev/private.pem" --key-pair-id "$kid" > "$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null; rm -f "$log"' EXIT INT TERM
+
+# Bounded wait for the emulator to listen.
+for _ in $(seq 1 100); do
+  grep -q '^listening on ' "$log" && break
+  kill -0 "$server" 2>/dev/null || { cat "$log" >&2; exit 1; }
+  sleep 0.1
+done
+base=$(sed -n 's/^listening on //p' "$log" | head -n1)
+[ -n "$base" ] || { echo "run.sh: the emulator did not start" >&2; cat "$log" >&2; exit 1; }
+
+master=$(python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["url"])' \
+  "$base/dev/sign?path=/sample/index._m3u8")
+cat <<INFO
+
+  local CloudFront emulator with the function behind it: $base
+
+  player (hls.js):      $base/
+  signed master URL:    $master
+
+  try:  ffmpeg -i '$master' -f null -
+        curl -i '$base/sample/index._m3u8'            # unsigned: 403 MissingKey
+
+  access log follows; Ctrl-C stops.
+
+INFO
+tail -n +2 -f "$log" &
+wait "$server"
