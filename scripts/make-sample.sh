@@ -82,6 +82,8 @@ fi
 filter="[0:v]format=yuv420p${stamp},split=2[a][b];"
 filter+="[a]null${label360}[v360];"
 filter+="[b]scale=426:240${label240}[v240];"
+# No B-frames (-bf 0 below): their reordering delay would start the video
+# 80 ms after its first decode time, another hole at the start.
 # The AAC encoder's priming (1024 samples) would start the audio 21 ms before
 # the video, a hole at the start that players seek over; start it 1024
 # samples late instead, so both tracks begin together.
@@ -93,7 +95,7 @@ cmd=(ffmpeg -hide_banner -nostdin -loglevel error -y
   -filter_complex "$filter"
   -map "[v360]" -map "[v240]" -map "[a360]" -map "[a240]"
   -c:v libx264 -preset veryfast -pix_fmt yuv420p
-  -g $((fps * segment)) -keyint_min $((fps * segment)) -sc_threshold 0
+  -g $((fps * segment)) -keyint_min $((fps * segment)) -sc_threshold 0 -bf 0
   -profile:v:0 main -level:v:0 3.0 -b:v:0 600k -maxrate:v:0 660k -bufsize:v:0 1200k
   -profile:v:1 baseline -level:v:1 3.0 -b:v:1 250k -maxrate:v:1 275k -bufsize:v:1 500k
   -c:a aac -b:a 64k -ac 2 -ar 48000
