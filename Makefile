@@ -25,6 +25,8 @@ bench:
 	$(CARGO) bench --bench signing --bench rewrite
 	openssl speed -seconds 3 rsa2048 ecdsap256 > target/openssl-speed.txt 2>/dev/null
 	./bench/node-baseline.sh target/bench-rewrite
+	$(CARGO) build --release --bins
+	./bench/load.sh target/release/hls-sign target/bench-load
 	python3 bench/report.py target/openssl-speed.txt
 
 ## The local CloudFront emulator on the sample stream: a development key pair

@@ -84,7 +84,9 @@ impl Origin {
             Origin::Dir(dir) => {
                 let relative = path.trim_start_matches('/');
                 let file = dir.join(relative);
-                let bytes = match tokio::fs::read(&file).await {
+                // A local folder (development, tests): a plain read is
+                // cheaper than a trip through the blocking thread pool.
+                let bytes = match std::fs::read(&file) {
                     Ok(bytes) => bytes,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         return Err(OriginError::NotFound(404))

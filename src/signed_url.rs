@@ -569,7 +569,71 @@ pub fn verify_request(
     now: u64,
     client_ip: Option<IpAddr>,
 ) -> Result<Grant, Rejection> {
+    verify_request_cached(url, cookies, keys, now, client_ip, None)
+}
+
+/// Signatures already found valid, so a busy verifier (the emulator under
+/// load) checks each (key, policy, signature) once. Only successes are
+/// remembered, keyed by a SHA-256 of everything the check covered; the
+/// policy's conditions (time, resource, IP) are still evaluated on every
+/// request, so caching never admits what a fresh check would refuse.
+pub struct VerifiedSignatures {
+    seen: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+    capacity: usize,
+}
+
+impl VerifiedSignatures {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            seen: std::sync::Mutex::new(std::collections::HashSet::new()),
+            capacity,
+        }
+    }
+
+    fn fingerprint(grant: &Grant, policy_json: &[u8], signature: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for part in [
+            grant.key_pair_id.as_bytes(),
+            grant.hash.to_string().as_bytes(),
+            policy_json,
+            signature,
+        ] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        hash.finalize().into()
+    }
+
+    fn contains(&self, fingerprint: &[u8; 32]) -> bool {
+        self.seen
+            .lock()
+            .is_ok_and(|seen| seen.contains(fingerprint))
+    }
+
+    fn insert(&self, fingerprint: [u8; 32]) {
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() >= self.capacity {
+                seen.clear(); // crude but bounded; refills with live grants
+            }
+            seen.insert(fingerprint);
+        }
+    }
+}
+
+/// [`verify_request`], remembering valid signatures in `cache`.
+pub fn verify_request_cached(
+    url: &str,
+    cookies: &[(String, String)],
+    keys: &TrustedKeys,
+    now: u64,
+    client_ip: Option<IpAddr>,
+    cache: Option<&VerifiedSignatures>,
+) -> Result<Grant, Rejection> {
     let parsed = parse_grant(url, cookies)?;
+    let fingerprint = cache.map(|_| {
+        VerifiedSignatures::fingerprint(&parsed.grant, &parsed.policy_json, &parsed.signature)
+    });
     let grant = parsed.grant;
     let key = keys.get(&grant.key_pair_id).ok_or_else(|| {
         Rejection::new(
@@ -580,7 +644,8 @@ pub fn verify_request(
             ),
         )
     })?;
-    if !key.verify(&parsed.policy_json, &parsed.signature, grant.hash) {
+    let known = matches!((cache, &fingerprint), (Some(c), Some(f)) if c.contains(f));
+    if !known && !key.verify(&parsed.policy_json, &parsed.signature, grant.hash) {
         return Err(Rejection::new(
             ErrorCode::AccessDenied,
             format!(
@@ -597,6 +662,9 @@ pub fn verify_request(
             client_ip,
         )
         .map_err(|denial| Rejection::new(ErrorCode::AccessDenied, denial.to_string()))?;
+    if let (Some(cache), Some(fingerprint), false) = (cache, fingerprint, known) {
+        cache.insert(fingerprint);
+    }
     Ok(grant)
 }
 

@@ -556,7 +556,7 @@ fn serve(
     hls_js: PathBuf,
     dev_ttl: u64,
 ) -> Result<ExitCode, String> {
-    use hls_edge_signer::emulator::{serve, Emulator, StaticOrigin};
+    use hls_edge_signer::emulator::{serve, Emulator, FolderOrigin, StaticOrigin};
     let http_origin = origin.starts_with("http://") || origin.starts_with("https://");
     let function_config = function_config(
         config,
@@ -585,7 +585,7 @@ fn serve(
             if !dir.is_dir() {
                 return Err(format!("--origin {origin}: not a folder or http(s) URL"));
             }
-            (StaticOrigin::Dir(dir.clone()), Some(dir))
+            (StaticOrigin::Dir(FolderOrigin::new(dir.clone())), Some(dir))
         };
         let handler = Handler::from_config(function_config, origin_dir)
             .await
@@ -596,6 +596,7 @@ fn serve(
             host: address.to_string(),
             hls_js: Some(hls_js),
             dev_ttl,
+            verified: hls_edge_signer::signed_url::VerifiedSignatures::new(4096),
         };
         println!("listening on http://{address}");
         serve(listener, std::sync::Arc::new(emulator))

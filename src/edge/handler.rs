@@ -239,7 +239,7 @@ impl Handler {
     }
 
     /// The routing suffix requests must end with (`.m3u8` when renaming is off).
-    fn route_suffix(&self) -> &str {
+    pub fn route_suffix(&self) -> &str {
         match self.config.rewrite.suffix.as_str() {
             "" => ".m3u8",
             suffix => suffix,
@@ -335,7 +335,7 @@ impl Handler {
             origin_url.push('?');
             origin_url.push_str(&own_query.join("&"));
         }
-        if self.config.origin.is_none() {
+        if self.config.origin.is_none() && matches!(self.origin, Origin::Http(_)) {
             // The origin is the distribution, whose `.m3u8` behavior requires
             // a signature too: a short canned one, just for this fetch.
             let policy = Policy::canned(&origin_url, now + ORIGIN_SIGNATURE_SECONDS);

@@ -35,8 +35,10 @@ use crate::edge::event::{
 use crate::edge::lambda::handle_cloudfront;
 use crate::edge::Handler;
 use crate::policy::Policy;
-use crate::signed_url::{parse_cookie_header, percent_decode, verify_request, UrlParts};
-pub use static_origin::StaticOrigin;
+use crate::signed_url::{
+    parse_cookie_header, percent_decode, verify_request_cached, UrlParts, VerifiedSignatures,
+};
+pub use static_origin::{FolderOrigin, StaticOrigin};
 
 /// The development page (plays the sample with hls.js).
 const PAGE: &str = include_str!("page.html");
@@ -51,6 +53,8 @@ pub struct Emulator {
     pub hls_js: Option<PathBuf>,
     /// Lifetime of URLs issued by the development endpoint.
     pub dev_ttl: u64,
+    /// Signatures already verified (segments of one playlist share one).
+    pub verified: VerifiedSignatures,
 }
 
 type HttpResponse = Response<Full<Bytes>>;
@@ -200,9 +204,15 @@ impl Emulator {
             Err(e) => return (response(500, "text/plain", "no key\n"), e.to_string()),
         };
         let client_ip: IpAddr = peer.ip();
-        if let Err(rejection) =
-            verify_request(&url, &cookies, &trusted.trusted, now, Some(client_ip))
-        {
+        let verdict = verify_request_cached(
+            &url,
+            &cookies,
+            &trusted.trusted,
+            now,
+            Some(client_ip),
+            Some(&self.verified),
+        );
+        if let Err(rejection) = verdict {
             let reason = format!("{}: {}", rejection.code.as_str(), rejection.reason);
             return (response(403, "text/xml", rejection.xml_body()), reason);
         }
@@ -214,6 +224,11 @@ impl Emulator {
             .get("range")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        // The cache behaviors: `*._m3u8` to the function, the rest to the
+        // origin.
+        if !path.ends_with(self.handler.route_suffix()) {
+            return self.origin.serve(&path, head, range.as_deref()).await;
+        }
         let mut headers = CfHeaders::new();
         for (name, value) in request.headers() {
             if let Ok(value) = value.to_str() {

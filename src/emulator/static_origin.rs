@@ -11,7 +11,7 @@ use hyper::body::Bytes;
 use crate::edge::handler::check_path;
 
 pub enum StaticOrigin {
-    Dir(PathBuf),
+    Dir(FolderOrigin),
     Http {
         base: String,
         client: reqwest::Client,
@@ -19,6 +19,43 @@ pub enum StaticOrigin {
 }
 
 type HttpResponse = Response<Full<Bytes>>;
+
+/// A folder, with file contents kept in memory (checked against the
+/// file's modification time, so a regenerated sample is picked up).
+pub struct FolderOrigin {
+    root: PathBuf,
+    files: std::sync::Mutex<std::collections::HashMap<PathBuf, (std::time::SystemTime, Bytes)>>,
+}
+
+/// Files larger than this are read on every request, not kept in memory.
+const MAX_CACHED_FILE: u64 = 8 << 20;
+
+impl FolderOrigin {
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            files: Default::default(),
+        }
+    }
+
+    /// The file's bytes, or `None` when it does not exist.
+    fn read(&self, relative: &str) -> Option<Bytes> {
+        let path = self.root.join(relative);
+        let metadata = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
+        let modified = metadata.modified().ok()?;
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, bytes)) = files.get(&path) {
+            if *at == modified {
+                return Some(bytes.clone());
+            }
+        }
+        let bytes = Bytes::from(std::fs::read(&path).ok()?);
+        if metadata.len() <= MAX_CACHED_FILE && files.len() < 4096 {
+            files.insert(path, (modified, bytes.clone()));
+        }
+        Some(bytes)
+    }
+}
 
 /// Content types players care about.
 pub fn content_type(path: &str) -> &'static str {
@@ -79,7 +116,7 @@ impl StaticOrigin {
         range: Option<&str>,
     ) -> (HttpResponse, String) {
         match self {
-            StaticOrigin::Dir(dir) => serve_file(dir, path, head, range).await,
+            StaticOrigin::Dir(folder) => serve_file(folder, path, head, range),
             StaticOrigin::Http { base, client } => {
                 let mut request = client.get(format!("{base}{path}"));
                 if let Some(range) = range {
@@ -125,8 +162,8 @@ fn plain(status: u16, body: &'static str) -> HttpResponse {
         .unwrap_or_default()
 }
 
-async fn serve_file(
-    dir: &std::path::Path,
+fn serve_file(
+    folder: &FolderOrigin,
     path: &str,
     head: bool,
     range: Option<&str>,
@@ -135,15 +172,11 @@ async fn serve_file(
     if let Err(reason) = check_path(path) {
         return (plain(400, "bad path\n"), reason.to_owned());
     }
-    let file = dir.join(path.trim_start_matches('/'));
-    let bytes = match tokio::fs::read(&file).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return (
-                plain(404, "not found\n"),
-                "no such file in the origin".into(),
-            )
-        }
+    let Some(bytes) = folder.read(path.trim_start_matches('/')) else {
+        return (
+            plain(404, "not found\n"),
+            "no such file in the origin".into(),
+        );
     };
     let builder = Response::builder()
         .header("content-type", content_type(path))
@@ -160,9 +193,9 @@ async fn serve_file(
                 "content-range",
                 format!("bytes {start}-{end}/{}", bytes.len()),
             );
-            (builder, Bytes::copy_from_slice(&bytes[start..=end]))
+            (builder, bytes.slice(start..=end))
         }
-        _ => (builder.status(200), Bytes::from(bytes)),
+        _ => (builder.status(200), bytes),
     };
     let body = if head { Bytes::new() } else { body };
     (
