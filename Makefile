@@ -27,6 +27,8 @@ bench:
 	./bench/node-baseline.sh target/bench-rewrite
 	$(CARGO) build --release --bins
 	./bench/load.sh target/release/hls-sign target/bench-load
+	python3 bench/lambda_cold.py target/release/hls-edge-signer target/bench-rewrite/key.pem \
+		target/bench-rewrite target/bench-rewrite
 	python3 bench/report.py target/openssl-speed.txt
 
 ## The local CloudFront emulator on the sample stream: a development key pair

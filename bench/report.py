@@ -57,6 +57,7 @@ def main():
     print("target: aws-lc RSA <= 1.30x openssl rsa2048")
     print_rewrite(ROOT / "target" / "bench-rewrite")
     print_load(ROOT / "target" / "bench-load" / "load.json")
+    print_lambda(ROOT / "target" / "bench-rewrite" / "lambda.json")
 
 
 def print_load(path):
@@ -82,6 +83,21 @@ def print_load(path):
             f"{row['p50_ms']:>8.2f}ms{row['p99_ms']:>8.2f}ms{row['errors']:>9}"
         )
     print("targets: >= 20k signed requests/s, p99 <= 5 ms on 2 cores (wrk shares them)")
+
+
+def print_lambda(path):
+    """Cold start, warm request time and peak memory of the Lambda binary."""
+    if not path.exists():
+        return
+    d = json.loads(path.read_text())
+    print()
+    print("Lambda bootstrap (local Runtime API, loopback origin, 1000-segment playlist), this run")
+    print(f"  init (start to ready, key loaded): {d['init_ms']:.1f} ms; "
+          f"start to first response: {d['cold_ms']:.1f} ms (medians of {d['runs']})")
+    print(f"  warm request, event in -> response out: {d['warm_ms']:.2f} ms median, "
+          f"{d['warm_p99_ms']:.2f} ms p99 ({d['warm_events']} events)")
+    print(f"  peak RSS: {d['peak_rss_mib']:.1f} MiB")
+    print("targets: init <= 30 ms, RSS <= 32 MB")
 
 
 def node_ms(directory, n):

@@ -22,6 +22,19 @@ async fn main() -> Result<(), Error> {
         eprintln!("{}", serde_json::json!({"level": "error", "msg": "invalid configuration", "error": e.to_string()}));
     })?;
     let handler = Handler::from_config(config, None).await?;
+    // Fetch the key and make one signature now, in Lambda's init phase
+    // (full CPU, before any viewer waits): AWS-LC seeds its random
+    // generator from CPU jitter on first use, about 30 ms. A failure here
+    // is only logged; requests retry the key source.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    if let Err(e) = handler.warm_up(now.as_secs()).await {
+        println!(
+            "{}",
+            serde_json::json!({"level": "warn", "msg": "key not loaded at init", "error": e.to_string()})
+        );
+    }
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();

@@ -229,6 +229,17 @@ impl Handler {
         Ok(Self::new(config, keys, origin))
     }
 
+    /// Loads the key and signs once, so the first viewer does not pay for
+    /// the key fetch and the crypto library's first-use setup.
+    pub async fn warm_up(&self, now: u64) -> Result<(), crate::secrets::KeySourceError> {
+        let key = self.keys.get(now).await?;
+        let policy = Policy::canned("https://warm-up.invalid/", now + 60);
+        key.signer
+            .sign_policy(&policy, true)
+            .map(drop)
+            .map_err(|e| crate::secrets::KeySourceError::Content(e.to_string()))
+    }
+
     /// The key cache (the emulator verifies requests with its public keys).
     pub fn keys(&self) -> &KeyCache {
         &self.keys
