@@ -210,3 +210,47 @@ fn strip_removes_only_signing_blocks() {
         "a.m3u8?v=1#f\nb.ts&x=2"
     );
 }
+
+/// Queries with odd shapes (found by fuzzing: `??`): the signing parameters
+/// must still start a pair of their own, and the signature must verify for
+/// the URL a player will request.
+#[test]
+fn odd_queries_keep_parameters_separate() {
+    use hls_edge_signer::{verify_request, PublicKey, TrustedKeys};
+    let (_, public) = generated_key(KeyAlgorithm::EcdsaP256);
+    let mut trusted = TrustedKeys::new();
+    trusted.insert("KPROP", PublicKey::from_pem(public).unwrap());
+    let now = 1_800_000_000;
+    for reference in [
+        "a.ts?",
+        "a.ts??",
+        "a.ts?x=1&",
+        "??",
+        "?",
+        "a.ts?x=1&&",
+        "b.m3u8?#f",
+    ] {
+        for mode in [Mode::Canned, Mode::Wildcard] {
+            let input = format!("#EXTM3U\n{reference}\n");
+            let viewer = Viewer {
+                url: VIEWER,
+                grant: None,
+                client_ip: None,
+            };
+            let output = rewriter(mode).rewrite(&input, &viewer, now).unwrap().body;
+            let line = output.lines().nth(1).unwrap();
+            let at = line
+                .find("Expires=")
+                .or_else(|| line.find("Policy="))
+                .unwrap();
+            assert!(matches!(&line[at - 1..at], "?" | "&"), "{mode}: {line}");
+            // (A bare trailing `?` becomes the parameters' own `?`, so
+            // `strip` cannot give these inputs back byte for byte.)
+            let main = line.split('#').next().unwrap();
+            let url = format!("https://d111111abcdef8.cloudfront.net/videos/show/{main}");
+            let url = url.replace("/show/?", "/show/index._m3u8?");
+            verify_request(&url, &[], &trusted, now, None)
+                .unwrap_or_else(|r| panic!("{mode}: {url}: {r}"));
+        }
+    }
+}

@@ -302,9 +302,11 @@ impl SignedReference<'_> {
         }
         let (query, fragment) = rest.split_at(rest.find('#').unwrap_or(rest.len()));
         out.push_str(query);
+        // `?` starts a query; an empty one (`a.ts?`) or one ending in `&`
+        // needs no separator; anything else (including `??`) gets `&`.
         if query.is_empty() {
             out.push('?');
-        } else if !query.ends_with(['?', '&']) {
+        } else if query != "?" && !query.ends_with('&') {
             out.push('&');
         }
         out.push_str(&self.params);
