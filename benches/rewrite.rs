@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
-use hls_edge_signer::grant::{Expiry, IpPinning};
 use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
 use hls_edge_signer::keys::generate_pem;
 use hls_edge_signer::signed_url::read_grant;
@@ -55,15 +54,10 @@ fn rewrite(c: &mut Criterion) {
         )
         .unwrap()
     };
+    // The function's defaults: TTL 3600 s in 60 s buckets, `._m3u8`.
     let options = |mode| RewriteOptions {
         mode,
-        expiry: Expiry::Ttl {
-            ttl: 3600,
-            bucket: 60,
-        },
-        ip_pinning: IpPinning::Inherit,
-        suffix: "._m3u8".to_owned(),
-        extra_hosts: Vec::new(),
+        ..RewriteOptions::default()
     };
     // The key is parsed once, as at cold start; "cold" measures an empty
     // signature cache, not key loading.
