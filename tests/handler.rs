@@ -28,11 +28,18 @@ fn repo() -> PathBuf {
 }
 
 /// The generated key written to a file the handler's key source reads.
+/// Written once per test binary: tests run in parallel, and a key file
+/// rewritten under a reader's feet would be read half-written.
 fn key_file() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("handler-test-key.pem");
-    let (private, _) = generated_key(KeyAlgorithm::EcdsaP256);
-    std::fs::write(&path, private).unwrap();
-    path
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("handler-test-key-{}.pem", std::process::id()));
+        let (private, _) = generated_key(KeyAlgorithm::EcdsaP256);
+        std::fs::write(&path, private).unwrap();
+        path
+    })
+    .clone()
 }
 
 fn trusted() -> TrustedKeys {
