@@ -201,6 +201,8 @@ struct Cached {
     key: Arc<KeyMaterial>,
     /// When (epoch seconds) the key should be fetched again.
     refresh_at: u64,
+    /// While the source fails: when to try again (0 when fresh).
+    retry_at: u64,
 }
 
 /// The warm-instance key cache.
@@ -212,8 +214,16 @@ pub struct KeyCache {
     stale_limit: Duration,
     current: RwLock<Option<Cached>>,
     /// Held by the one request that refreshes.
-    refreshing: Mutex<Option<KeySourceError>>,
+    refreshing: Mutex<()>,
+    /// The last refresh error while a stale key is served (for logs); a
+    /// plain lock, so reading it never waits for a fetch in progress.
+    degraded: std::sync::Mutex<Option<String>>,
 }
+
+/// While the source fails, how long a stale key is served before the
+/// next fetch attempt (so an outage costs one failing fetch per interval,
+/// not one per request).
+const RETRY_SECONDS: u64 = 5;
 
 impl KeyCache {
     pub fn new(source: KeySource, config: &Config) -> Self {
@@ -224,28 +234,47 @@ impl KeyCache {
             refresh: config.key_refresh,
             stale_limit: config.key_stale_limit,
             current: RwLock::new(None),
-            refreshing: Mutex::new(None),
+            refreshing: Mutex::new(()),
+            degraded: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The cached key if it may be used at `now` without a fetch: fresh, or
+    /// stale within the limit and waiting for its next retry.
+    async fn usable(&self, now: u64, allow_stale: bool) -> Option<Arc<KeyMaterial>> {
+        let current = self.current.read().await;
+        let cached = current.as_ref()?;
+        let within_limit = now.saturating_sub(cached.refresh_at) <= self.stale_limit.as_secs();
+        let usable =
+            now < cached.refresh_at || (within_limit && (now < cached.retry_at || allow_stale));
+        usable.then(|| cached.key.clone())
     }
 
     /// The key to sign with at `now` (epoch seconds).
     pub async fn get(&self, now: u64) -> Result<Arc<KeyMaterial>, KeySourceError> {
-        if let Some(cached) = &*self.current.read().await {
-            if now < cached.refresh_at {
-                return Ok(cached.key.clone());
-            }
+        if let Some(key) = self.usable(now, false).await {
+            return Ok(key);
         }
-        // Refresh: one request fetches; others wait briefly for it.
-        let mut last_error = self.refreshing.lock().await;
-        let previous = {
-            let current = self.current.read().await;
-            if let Some(cached) = &*current {
-                if now < cached.refresh_at {
-                    return Ok(cached.key.clone()); // someone else refreshed
+        // Refresh: one request fetches. Others keep using the current key
+        // while it is within the stale limit, or wait for the fetch.
+        let _refreshing = match self.refreshing.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                if let Some(key) = self.usable(now, true).await {
+                    return Ok(key);
                 }
+                self.refreshing.lock().await
             }
-            current.as_ref().map(|c| (c.key.clone(), c.refresh_at))
         };
+        if let Some(key) = self.usable(now, false).await {
+            return Ok(key); // someone else refreshed meanwhile
+        }
+        let previous = self
+            .current
+            .read()
+            .await
+            .as_ref()
+            .map(|c| (c.key.clone(), c.refresh_at));
         let generation = previous.as_ref().map_or(0, |(k, _)| k.generation + 1);
         let fetched = match self.source.fetch().await {
             Ok(text) => parse_secret(
@@ -256,14 +285,18 @@ impl KeyCache {
             ),
             Err(e) => Err(e),
         };
+        let degraded = |error: Option<String>| {
+            *self.degraded.lock().unwrap_or_else(|e| e.into_inner()) = error;
+        };
         match fetched {
             Ok(key) => {
                 let key = Arc::new(key);
                 *self.current.write().await = Some(Cached {
                     key: key.clone(),
                     refresh_at: now + self.refresh.as_secs(),
+                    retry_at: 0,
                 });
-                *last_error = None;
+                degraded(None);
                 Ok(key)
             }
             Err(error) => {
@@ -272,7 +305,10 @@ impl KeyCache {
                 };
                 let stale_for = now.saturating_sub(refresh_at);
                 if stale_for <= self.stale_limit.as_secs() {
-                    *last_error = Some(error);
+                    if let Some(cached) = self.current.write().await.as_mut() {
+                        cached.retry_at = now + RETRY_SECONDS;
+                    }
+                    degraded(Some(error.to_string()));
                     Ok(key)
                 } else {
                     Err(KeySourceError::StaleLimit {
@@ -286,12 +322,11 @@ impl KeyCache {
     }
 
     /// The last refresh error while a stale key is being served, for logs.
-    pub async fn degraded(&self) -> Option<String> {
-        self.refreshing
+    pub fn degraded(&self) -> Option<String> {
+        self.degraded
             .lock()
-            .await
-            .as_ref()
-            .map(ToString::to_string)
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

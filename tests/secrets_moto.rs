@@ -147,7 +147,7 @@ async fn rotation_and_outage() {
     drop(moto);
     let stale = cache.get(t0 + 300 + 300 + 10).await.unwrap();
     assert_eq!(stale.signer.key_pair_id(), "KSECOND");
-    let degraded = cache.degraded().await.expect("degradation is reported");
+    let degraded = cache.degraded().expect("degradation is reported");
     assert!(degraded.contains(SECRET), "{degraded}");
     // …then fails with a clear error.
     match cache.get(t0 + 300 + 300 + 601).await {

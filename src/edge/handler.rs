@@ -275,7 +275,7 @@ impl Handler {
             log.status = response.status;
             log.bytes = response.body.len();
         }
-        log.key_degraded = self.keys.degraded().await;
+        log.key_degraded = self.keys.degraded();
         (outcome, log)
     }
 
