@@ -266,6 +266,29 @@ impl<'a> UrlParts<'a> {
         }
     }
 
+    /// Just a query string (without `?`), as request events carry it.
+    pub fn query_only(query: &'a str) -> Self {
+        Self {
+            base: "",
+            query: Some(query),
+            fragment: None,
+        }
+    }
+
+    /// Whether the query carries any CloudFront signing parameter.
+    pub fn carries_signing_parameters(&self) -> bool {
+        self.query_pairs()
+            .any(|(name, _)| SIGNING_PARAMETERS.contains(&name))
+    }
+
+    /// The raw query pairs that are not signing parameters, in order.
+    pub fn own_pairs(&self) -> impl Iterator<Item = &'a str> {
+        self.query.unwrap_or("").split('&').filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            !pair.is_empty() && !SIGNING_PARAMETERS.contains(&name)
+        })
+    }
+
     /// Raw `name=value` pairs of the query (empty segments skipped).
     pub fn query_pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.query
@@ -278,15 +301,7 @@ impl<'a> UrlParts<'a> {
     /// The URL CloudFront checks the policy against: the same URL with the
     /// signing parameters removed and everything else kept in order.
     pub fn without_signing_parameters(&self) -> String {
-        let kept: Vec<&str> = self
-            .query
-            .unwrap_or("")
-            .split('&')
-            .filter(|pair| {
-                let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
-                !pair.is_empty() && !SIGNING_PARAMETERS.contains(&name)
-            })
-            .collect();
+        let kept: Vec<&str> = self.own_pairs().collect();
         if kept.is_empty() {
             self.base.to_owned()
         } else {

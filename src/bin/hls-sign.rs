@@ -17,7 +17,7 @@ use hls_edge_signer::grant::{Expiry, IpPinning};
 use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
 use hls_edge_signer::keys::generate_pem;
 use hls_edge_signer::signed_url::{
-    parse_cookie_header, read_grant, CookieAttributes, GrantSource, UrlParts, SIGNING_PARAMETERS,
+    parse_cookie_header, read_grant, CookieAttributes, GrantSource, UrlParts,
 };
 use hls_edge_signer::{
     verify_request, Condition, HashAlgorithm, Ipv4Cidr, KeyAlgorithm, Policy, PrivateKey,
@@ -437,10 +437,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })?;
             // The viewer's own grant, when its URL carries one; the CLI trusts
             // it as CloudFront would after checking it.
-            let grant = if UrlParts::split(&url)
-                .query_pairs()
-                .any(|(name, _)| SIGNING_PARAMETERS.contains(&name))
-            {
+            let grant = if UrlParts::split(&url).carries_signing_parameters() {
                 Some(read_grant(&url, &[]).map_err(|r| format!("--url: {r}"))?)
             } else {
                 None

@@ -14,7 +14,6 @@ use crate::hls::rewrite::{Rewriter, Viewer};
 use crate::origin::{Origin, OriginError};
 use crate::policy::Policy;
 use crate::secrets::{KeyCache, KeyMaterial};
-use crate::signed_url::SIGNING_PARAMETERS;
 use crate::signed_url::{parse_cookie_header, read_grant, verify_request, Grant, UrlParts};
 
 /// Which entry point a request came through; it sets the response limit.
@@ -306,22 +305,9 @@ impl Handler {
         let key = self.keys.get(now).await.map_err(|e| {
             Refusal::new(500, "signing key unavailable", log).with_detail(e.to_string(), log)
         })?;
-        let viewer_query = UrlParts {
-            base: "",
-            query: Some(&request.query),
-            fragment: None,
-        };
-        let own_query: Vec<&str> = request
-            .query
-            .split('&')
-            .filter(|pair| {
-                let name = pair.split('=').next().unwrap_or("");
-                !pair.is_empty() && !SIGNING_PARAMETERS.contains(&name)
-            })
-            .collect();
-        let carries_grant = viewer_query
-            .query_pairs()
-            .any(|(name, _)| SIGNING_PARAMETERS.contains(&name));
+        let viewer_query = UrlParts::query_only(&request.query);
+        let own_query: Vec<&str> = viewer_query.own_pairs().collect();
+        let carries_grant = viewer_query.carries_signing_parameters();
         let base_url = format!("https://{host}{}", request.path);
         let (viewer_url, grant) = self.viewer_grant(
             request,

@@ -144,15 +144,11 @@ impl Emulator {
     /// What the application's API does in production: a signed URL for a
     /// master playlist path (canned policy, this emulator's key).
     async fn dev_sign(&self, query: &str) -> (HttpResponse, String) {
-        let path = UrlParts {
-            base: "",
-            query: Some(query),
-            fragment: None,
-        }
-        .query_pairs()
-        .find(|(name, _)| *name == "path")
-        .map(|(_, value)| percent_decode(value))
-        .unwrap_or_else(|| "/sample/index._m3u8".to_owned());
+        let path = UrlParts::query_only(query)
+            .query_pairs()
+            .find(|(name, _)| *name == "path")
+            .map(|(_, value)| percent_decode(value))
+            .unwrap_or_else(|| "/sample/index._m3u8".to_owned());
         if crate::edge::handler::check_path(&path).is_err() {
             return (
                 response(400, "text/plain", "bad path\n"),

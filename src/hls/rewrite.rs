@@ -22,7 +22,7 @@ use std::sync::Arc;
 use crate::grant::{Expiry, GrantError, IpPinning, IssueLimits, SignatureCache};
 use crate::hls::scan::{scan, ScanError};
 use crate::policy::wildcard_match;
-use crate::signed_url::{Grant, UrlParts, UrlSigner, SIGNING_PARAMETERS};
+use crate::signed_url::{Grant, UrlParts, UrlSigner};
 use crate::signer::SignError;
 use crate::uri::{self, AbsoluteUrl, UriError};
 
@@ -356,10 +356,7 @@ impl<'a> Job<'a> {
                 if !self.signable_host(&resolved) {
                     return Ok(None);
                 }
-                let already_signed = UrlParts::split(reference)
-                    .query_pairs()
-                    .any(|(name, _)| SIGNING_PARAMETERS.contains(&name));
-                if already_signed {
+                if UrlParts::split(reference).carries_signing_parameters() {
                     return Ok(None);
                 }
                 let origin = format!("{}://{}", resolved.scheme(), resolved.authority());
