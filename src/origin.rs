@@ -68,12 +68,51 @@ struct CacheEntry {
     used: u64,
 }
 
+/// A folder, with file contents kept in memory (checked against the
+/// file's modification time, so a regenerated sample is picked up).
+pub struct FolderOrigin {
+    root: PathBuf,
+    files: std::sync::Mutex<
+        std::collections::HashMap<PathBuf, (std::time::SystemTime, hyper::body::Bytes)>,
+    >,
+}
+
+/// Files larger than this are read on every request, not kept in memory.
+const MAX_CACHED_FILE: u64 = 8 << 20;
+
+impl FolderOrigin {
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            files: Default::default(),
+        }
+    }
+
+    /// The file's bytes, or `None` when it does not exist.
+    pub fn read(&self, relative: &str) -> Option<hyper::body::Bytes> {
+        let path = self.root.join(relative);
+        let metadata = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
+        let modified = metadata.modified().ok()?;
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, bytes)) = files.get(&path) {
+            if *at == modified {
+                return Some(bytes.clone());
+            }
+        }
+        let bytes = hyper::body::Bytes::from(std::fs::read(&path).ok()?);
+        if metadata.len() <= MAX_CACHED_FILE && files.len() < 4096 {
+            files.insert(path, (modified, bytes.clone()));
+        }
+        Some(bytes)
+    }
+}
+
 /// Where playlists come from.
 pub enum Origin {
     /// An HTTP(S) origin, fetched with reqwest.
     Http(HttpOrigin),
     /// A local folder (`hls-sign invoke --origin-dir`, the emulator).
-    Dir(PathBuf),
+    Dir(FolderOrigin),
 }
 
 impl Origin {
@@ -81,19 +120,11 @@ impl Origin {
     pub async fn fetch(&self, url: &str, path: &str) -> Result<Fetched, OriginError> {
         match self {
             Origin::Http(http) => http.fetch(url).await,
-            Origin::Dir(dir) => {
-                let relative = path.trim_start_matches('/');
-                let file = dir.join(relative);
-                // A local folder (development, tests): a plain read is
-                // cheaper than a trip through the blocking thread pool.
-                let bytes = match std::fs::read(&file) {
-                    Ok(bytes) => bytes,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Err(OriginError::NotFound(404))
-                    }
-                    Err(e) => return Err(OriginError::Unreachable(e.kind().to_string())),
-                };
-                let body = String::from_utf8(bytes).map_err(|_| OriginError::NotText)?;
+            Origin::Dir(folder) => {
+                let bytes = folder
+                    .read(path.trim_start_matches('/'))
+                    .ok_or(OriginError::NotFound(404))?;
+                let body = std::str::from_utf8(&bytes).map_err(|_| OriginError::NotText)?;
                 Ok(Fetched {
                     body: body.into(),
                     max_age: None,

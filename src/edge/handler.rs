@@ -217,7 +217,7 @@ impl Handler {
         let source = crate::secrets::KeySource::from_config(&config.key_source).await;
         let keys = KeyCache::new(source, &config);
         let origin = match origin_dir {
-            Some(dir) => Origin::Dir(dir),
+            Some(dir) => Origin::Dir(crate::origin::FolderOrigin::new(dir)),
             None => Origin::Http(crate::origin::HttpOrigin::new(
                 config.connect_timeout,
                 config.timeout,

@@ -2,13 +2,12 @@
 //! a folder (content types by extension, single byte ranges, HEAD) or an
 //! HTTP origin (requests proxied with the same Range header).
 
-use std::path::PathBuf;
-
 use http::Response;
 use http_body_util::Full;
 use hyper::body::Bytes;
 
 use crate::edge::handler::check_path;
+pub use crate::origin::FolderOrigin;
 
 pub enum StaticOrigin {
     Dir(FolderOrigin),
@@ -19,43 +18,6 @@ pub enum StaticOrigin {
 }
 
 type HttpResponse = Response<Full<Bytes>>;
-
-/// A folder, with file contents kept in memory (checked against the
-/// file's modification time, so a regenerated sample is picked up).
-pub struct FolderOrigin {
-    root: PathBuf,
-    files: std::sync::Mutex<std::collections::HashMap<PathBuf, (std::time::SystemTime, Bytes)>>,
-}
-
-/// Files larger than this are read on every request, not kept in memory.
-const MAX_CACHED_FILE: u64 = 8 << 20;
-
-impl FolderOrigin {
-    pub fn new(root: PathBuf) -> Self {
-        Self {
-            root,
-            files: Default::default(),
-        }
-    }
-
-    /// The file's bytes, or `None` when it does not exist.
-    fn read(&self, relative: &str) -> Option<Bytes> {
-        let path = self.root.join(relative);
-        let metadata = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
-        let modified = metadata.modified().ok()?;
-        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, bytes)) = files.get(&path) {
-            if *at == modified {
-                return Some(bytes.clone());
-            }
-        }
-        let bytes = Bytes::from(std::fs::read(&path).ok()?);
-        if metadata.len() <= MAX_CACHED_FILE && files.len() < 4096 {
-            files.insert(path, (modified, bytes.clone()));
-        }
-        Some(bytes)
-    }
-}
 
 /// Content types players care about.
 pub fn content_type(path: &str) -> &'static str {
