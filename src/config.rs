@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::grant::{Expiry, IpPinning};
+use crate::grant::{Expiry, IpPinning, Ipv6Viewers};
 use crate::hls::rewrite::{Mode, RewriteOptions};
-use crate::HashAlgorithm;
+use crate::scope::Confinement;
+use crate::verify::TrustedKeys;
+use crate::{HashAlgorithm, PublicKey};
 
 /// The configuration compiled into the binary (`{}` unless `HLS_EDGE_CONFIG`
 /// named a file at build time).
@@ -80,6 +82,12 @@ pub struct RawConfig {
     pub grant_header: Option<String>,
     pub extra_hosts: Option<Vec<String>>,
     pub ip_pinning: Option<String>,
+    pub ipv6_viewers: Option<String>,
+    pub confine_segments: Option<usize>,
+    /// The key group's public keys: key pair id → PEM (or `@path` to a PEM
+    /// file).
+    pub trusted_keys: Option<std::collections::BTreeMap<String, String>>,
+    pub grant_cookie_header: Option<String>,
     pub cors_allowed_origins: Option<Vec<String>>,
     pub signature_cache_size: Option<usize>,
     pub playlist_cache_size: Option<usize>,
@@ -121,6 +129,12 @@ pub struct Config {
     /// Header carrying the viewer's signing parameters in the function-URL
     /// deployment (verified before use); `None` disables it.
     pub grant_header: Option<String>,
+    /// Header carrying the viewer's `CloudFront-*` cookies in the
+    /// function-URL deployment (verified before use); `None` disables it.
+    pub grant_cookie_header: Option<String>,
+    /// Public keys whose grants the function accepts (the key group), besides
+    /// the ones derived from the secret.
+    pub trusted_keys: TrustedKeys,
     pub cors_allowed_origins: Vec<String>,
     pub signature_cache_size: usize,
     pub playlist_cache_size: usize,
@@ -157,6 +171,9 @@ impl RawConfig {
             grant_header,
             extra_hosts,
             ip_pinning,
+            ipv6_viewers,
+            confine_segments,
+            grant_cookie_header,
             cors_allowed_origins,
             signature_cache_size,
             playlist_cache_size,
@@ -165,6 +182,12 @@ impl RawConfig {
             max_playlist_bytes,
             gzip
         );
+        // Trusted keys accumulate: each layer adds keys of the key group.
+        if let Some(keys) = other.trusted_keys {
+            self.trusted_keys
+                .get_or_insert_with(Default::default)
+                .extend(keys);
+        }
         let key = other.key;
         macro_rules! take_key {
             ($($f:ident),*) => { $( if key.$f.is_some() { self.key.$f = key.$f; } )* };
@@ -227,8 +250,14 @@ impl RawConfig {
             distribution_host: text("HLS_DISTRIBUTION_HOST"),
             host_header: text("HLS_HOST_HEADER"),
             grant_header: lookup("HLS_GRANT_HEADER"),
+            grant_cookie_header: lookup("HLS_GRANT_COOKIE_HEADER"),
             extra_hosts: list("HLS_EXTRA_HOSTS"),
             ip_pinning: text("HLS_IP_PINNING"),
+            ipv6_viewers: text("HLS_IPV6_VIEWERS"),
+            confine_segments: number("HLS_CONFINE_SEGMENTS")?.map(|n| n as usize),
+            trusted_keys: text("HLS_TRUSTED_KEYS")
+                .map(|v| parse_trusted_keys_env(&v))
+                .transpose()?,
             cors_allowed_origins: list("HLS_CORS_ORIGINS"),
             signature_cache_size: number("HLS_SIGNATURE_CACHE_SIZE")?.map(|n| n as usize),
             playlist_cache_size: number("HLS_PLAYLIST_CACHE_SIZE")?.map(|n| n as usize),
@@ -271,6 +300,38 @@ impl RawConfig {
             Some("sha256" | "SHA256") => Some(HashAlgorithm::Sha256),
             Some(other) => return Err(field("hash", format!("`{other}` is not sha1 or sha256"))),
         };
+        let ipv6_viewers = match self.ipv6_viewers.as_deref().unwrap_or("refuse") {
+            "refuse" => Ipv6Viewers::Refuse,
+            "unpinned" => Ipv6Viewers::Unpinned,
+            other => {
+                return Err(field(
+                    "ipv6_viewers",
+                    format!("`{other}` is not refuse or unpinned"),
+                ))
+            }
+        };
+        let confinement = match self.confine_segments {
+            None => None,
+            Some(n) if n <= 32 => Some(Confinement { segments: n }),
+            Some(_) => return Err(field("confine_segments", "must be between 0 and 32")),
+        };
+        let mut trusted_keys = TrustedKeys::new();
+        for (id, pem) in self.trusted_keys.unwrap_or_default() {
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(field(
+                    "trusted_keys",
+                    "a key pair id must be letters and digits",
+                ));
+            }
+            let pem = match pem.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| field("trusted_keys", format!("key `{id}`: {path}: {e}")))?,
+                None => pem.replace("\\n", "\n"),
+            };
+            let key = PublicKey::from_pem(&pem)
+                .map_err(|e| field("trusted_keys", format!("key `{id}`: {e}")))?;
+            trusted_keys.insert(&id, key);
+        }
         let ip_pinning = match self.ip_pinning.as_deref().unwrap_or("inherit") {
             "inherit" => IpPinning::Inherit,
             "client" => IpPinning::ClientAddress,
@@ -323,6 +384,14 @@ impl RawConfig {
             Some(h) if h.is_empty() => None,
             other => Some(header("grant_header", other, "x-hls-viewer-grant")?),
         };
+        let grant_cookie_header = match self.grant_cookie_header {
+            Some(h) if h.is_empty() => None,
+            other => Some(header(
+                "grant_cookie_header",
+                other,
+                "x-hls-viewer-cookies",
+            )?),
+        };
         let timeout = Duration::from_millis(self.timeout_ms.unwrap_or(3000));
         let connect_timeout = Duration::from_millis(self.connect_timeout_ms.unwrap_or(1000));
         if timeout.is_zero() || connect_timeout.is_zero() || connect_timeout > timeout {
@@ -336,8 +405,10 @@ impl RawConfig {
                 mode,
                 expiry: Expiry::Ttl { ttl, bucket },
                 ip_pinning,
+                ipv6_viewers,
                 suffix,
                 extra_hosts,
+                confinement,
             },
             key_pair_id: self.key_pair_id,
             hash,
@@ -348,6 +419,8 @@ impl RawConfig {
             distribution_host: self.distribution_host.map(|h| h.to_ascii_lowercase()),
             host_header: header("host_header", self.host_header, "x-hls-viewer-host")?,
             grant_header,
+            grant_cookie_header,
+            trusted_keys,
             cors_allowed_origins: self.cors_allowed_origins.unwrap_or_default(),
             signature_cache_size: self.signature_cache_size.unwrap_or(4096).max(1),
             playlist_cache_size: self.playlist_cache_size.unwrap_or(64),
@@ -359,25 +432,127 @@ impl RawConfig {
     }
 }
 
-impl Config {
-    /// Compiled-in JSON, then `hls-edge-signer.json` beside the binary (or
-    /// `HLS_CONFIG_FILE`), then `HLS_*` environment variables.
-    pub fn load() -> Result<Config, ConfigError> {
-        let mut raw = RawConfig::from_json(COMPILED_IN)?;
-        let file = std::env::var_os("HLS_CONFIG_FILE")
-            .map(PathBuf::from)
+/// The one way every entry point — the Lambda binary, `hls-sign manifest`,
+/// `invoke` and `serve` — builds its configuration: the same layers in the
+/// same order, each merged onto the previous (fields a layer sets replace
+/// earlier ones; trusted keys accumulate), then one validation with the same
+/// defaults.
+///
+/// 1. the JSON compiled into the binary;
+/// 2. a file: `--config FILE` for the CLI, else `HLS_CONFIG_FILE`, else
+///    `hls-edge-signer.json` beside the binary;
+/// 3. `HLS_*` environment variables;
+/// 4. the command line's own options.
+///
+/// ```
+/// use hls_edge_signer::config::{ConfigBuilder, RawConfig};
+/// let mut flags = RawConfig::default();
+/// flags.key.file = Some("key.pem".into());
+/// flags.mode = Some("canned".into());
+/// let config = ConfigBuilder::compiled_in()
+///     .unwrap()
+///     .environment(|_| None)
+///     .unwrap()
+///     .layer(flags)
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.rewrite.mode.as_str(), "canned");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ConfigBuilder {
+    raw: RawConfig,
+}
+
+impl ConfigBuilder {
+    /// Starts from the compiled-in JSON.
+    pub fn compiled_in() -> Result<Self, ConfigError> {
+        Ok(Self {
+            raw: RawConfig::from_json(COMPILED_IN)?,
+        })
+    }
+
+    /// Merges the file layer: `explicit` when given, else `HLS_CONFIG_FILE`,
+    /// else `hls-edge-signer.json` beside the running binary when present.
+    pub fn file(mut self, explicit: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let path = explicit
+            .map(std::path::Path::to_path_buf)
+            .or_else(|| std::env::var_os("HLS_CONFIG_FILE").map(PathBuf::from))
             .or_else(|| {
                 let beside = std::env::current_exe()
                     .ok()?
                     .with_file_name(FILE_BESIDE_BINARY);
                 beside.is_file().then_some(beside)
             });
-        if let Some(path) = file {
-            raw = raw.merge(read_file(&path)?);
+        if let Some(path) = path {
+            self.raw = self.raw.merge(read_file(&path)?);
         }
-        raw.merge(RawConfig::from_env(|name| std::env::var(name).ok())?)
-            .validate()
+        Ok(self)
     }
+
+    /// Merges `HLS_*` variables read through `lookup` (normally
+    /// `std::env::var`).
+    pub fn environment(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        self.raw = self.raw.merge(RawConfig::from_env(lookup)?);
+        Ok(self)
+    }
+
+    /// Uses the private key in `path` (a PEM or secret-shaped JSON file)
+    /// instead of any key source an earlier layer named.
+    pub fn key_file(mut self, path: PathBuf, key_pair_id: Option<String>) -> Self {
+        self.raw.key = KeyConfig {
+            file: Some(path),
+            refresh_seconds: self.raw.key.refresh_seconds,
+            stale_limit_seconds: self.raw.key.stale_limit_seconds,
+            ..KeyConfig::default()
+        };
+        if key_pair_id.is_some() {
+            self.raw.key_pair_id = key_pair_id;
+        }
+        self
+    }
+
+    /// Merges a layer of explicit settings (a command line's options).
+    pub fn layer(mut self, raw: RawConfig) -> Self {
+        self.raw = self.raw.merge(raw);
+        self
+    }
+
+    /// Validates the merged layers and fills in the defaults.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        self.raw.validate()
+    }
+}
+
+impl Config {
+    /// The Lambda binary's configuration: every layer but the command line.
+    pub fn load() -> Result<Config, ConfigError> {
+        ConfigBuilder::compiled_in()?
+            .file(None)?
+            .environment(|name| std::env::var(name).ok())?
+            .build()
+    }
+}
+
+/// `HLS_TRUSTED_KEYS`: `ID=PEM` entries separated by commas; a PEM may be
+/// written on one line with literal `\n` sequences (as the template passes
+/// it), or as `@path` to a PEM file. Empty entries are skipped.
+fn parse_trusted_keys_env(
+    text: &str,
+) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+    let mut keys = std::collections::BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (id, pem) = entry.split_once('=').ok_or_else(|| {
+            field(
+                "HLS_TRUSTED_KEYS",
+                "entries must be KEY_PAIR_ID=PEM, separated by commas",
+            )
+        })?;
+        keys.insert(id.trim().to_owned(), pem.trim().to_owned());
+    }
+    Ok(keys)
 }
 
 /// Reads a JSON configuration file.

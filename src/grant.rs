@@ -1,23 +1,25 @@
-//! What the rewritten URIs may grant: expiry, IP pinning, and a cache of
-//! signatures.
+//! The limits every issued grant shares: when it expires, from when it is
+//! valid, and from which addresses — all derived from the viewer's verified
+//! grant and never wider (DESIGN §5.2, §5.3).
 //!
-//! The rule is that a viewer never gets more than it already holds: the URIs
-//! in a rewritten playlist expire no later than the viewer's own signed URL,
-//! and stay pinned to the viewer's IP range when it had one.
-//!
-//! Expiries are rounded up to a bucket boundary so that every request inside a
-//! bucket produces identical output: a live playlist keeps each segment's URI
-//! stable across reloads (RFC 8216 §6.3.4 expects that), and a warm instance
-//! signs each (resource, bucket) once.
+//! * **Time.** An issued grant expires at `min(now + ttl, G.expires)`, the
+//!   first rounded up to a bucket boundary so every request inside a bucket
+//!   produces identical output (a live playlist keeps each segment's URI
+//!   stable across reloads, RFC 8216 §6.3.4; a warm instance signs each
+//!   resource once per bucket). The viewer's expiry is a hard cap: bucketing
+//!   never moves past it. When the viewer's grant has a not-before time, the
+//!   issued ones carry it too, so nothing issued is valid before G is.
+//! * **Place.** The viewer's IP range is always inherited. Pinning narrows it
+//!   further (to the client's IPv4 address, or to a configured range that
+//!   nests inside the viewer's); it never widens it. CloudFront policies
+//!   cannot express IPv6, so an IPv6 client under client-address pinning is
+//!   an explicit choice ([`Ipv6Viewers`]): refused by default, or served
+//!   unpinned when the operator says so — never silently.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use crate::policy::{Condition, Ipv4Cidr, Policy};
-use crate::signed_url::{Grant, UrlSigner};
-use crate::signer::SignError;
+use crate::verify::VerifiedGrant;
 
 /// When the signatures we issue expire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,67 +43,124 @@ pub enum IpPinning {
     Range(Ipv4Cidr),
 }
 
-/// Why no grant could be computed.
+/// What client-address pinning does for a viewer whose address is IPv6
+/// (CloudFront policies accept IPv4 ranges only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ipv6Viewers {
+    /// Refuse the request (403): pinning was asked for and cannot be given.
+    #[default]
+    Refuse,
+    /// Issue grants without an address condition (the viewer's own range,
+    /// if any, still applies); the log record says `ip_pinned: false`.
+    Unpinned,
+}
+
+impl Ipv6Viewers {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refuse => "refuse",
+            Self::Unpinned => "unpinned",
+        }
+    }
+}
+
+/// Why no grant may be issued.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GrantError {
-    #[error("the viewer's signed URL expired at {expires} (now {now})")]
+    #[error("the viewer's grant expired at {expires} (now {now})")]
     ViewerExpired { expires: u64, now: u64 },
     #[error("the fixed expiry {expires} is not in the future (now {now})")]
     ExpiryInPast { expires: u64, now: u64 },
+    #[error("client-address pinning is on and the viewer's address is IPv6, which CloudFront policies cannot express (set ipv6_viewers to `unpinned` to serve such viewers without pinning)")]
+    Ipv6Viewer,
+    #[error("client-address pinning is on and the viewer's address is unknown")]
+    ClientAddressUnknown,
+}
+
+/// How issued grants are limited, as configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitOptions {
+    pub expiry: Expiry,
+    pub ip_pinning: IpPinning,
+    pub ipv6_viewers: Ipv6Viewers,
 }
 
 /// The limits every signature issued for one request shares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IssueLimits {
     pub expires: u64,
+    /// The viewer's own not-before time, carried over.
+    pub not_before: Option<u64>,
     pub ip_range: Option<Ipv4Cidr>,
+    /// Whether pinning to the client address was asked for and applied.
+    pub pinned: bool,
 }
 
 impl IssueLimits {
-    /// Computes the limits for a request at `now`.
-    ///
-    /// `viewer` is the grant the viewer presented (already verified by
-    /// CloudFront or by us); its expiry caps ours and its IP range is kept.
+    /// Computes the limits for a request at `now` from the viewer's verified
+    /// grant: its expiry caps ours, its not-before and IP range are kept.
     pub fn compute(
-        expiry: Expiry,
-        pinning: IpPinning,
-        viewer: Option<&Grant>,
+        options: LimitOptions,
+        viewer: &VerifiedGrant,
         client_ip: Option<IpAddr>,
         now: u64,
     ) -> Result<Self, GrantError> {
-        let ours = match expiry {
+        let ours = match options.expiry {
             Expiry::Ttl { ttl, bucket } => round_up(now.saturating_add(ttl.max(1)), bucket),
             Expiry::At(expires) if expires > now => expires,
             Expiry::At(expires) => return Err(GrantError::ExpiryInPast { expires, now }),
         };
-        let expires = match viewer.map(|g| g.policy.expires()) {
-            Some(cap) if cap <= now => return Err(GrantError::ViewerExpired { expires: cap, now }),
-            Some(cap) => ours.min(cap),
-            None => ours,
-        };
-        let inherited = viewer.and_then(|g| g.policy.ip_range());
-        let pinned = match (pinning, client_ip) {
-            (IpPinning::Range(range), _) => Some(range),
-            (IpPinning::ClientAddress, Some(IpAddr::V4(v4))) => Some(Ipv4Cidr::host(v4)),
-            _ => None,
+        let cap = viewer.policy().expires();
+        if cap <= now {
+            return Err(GrantError::ViewerExpired { expires: cap, now });
+        }
+        let expires = ours.min(cap);
+        let inherited = viewer.policy().ip_range();
+        let (pin, pinned) = match (options.ip_pinning, client_ip) {
+            (IpPinning::Inherit, _) => (None, false),
+            (IpPinning::Range(range), _) => (Some(range), true),
+            (IpPinning::ClientAddress, Some(IpAddr::V4(v4))) => (Some(Ipv4Cidr::host(v4)), true),
+            (IpPinning::ClientAddress, Some(IpAddr::V6(v6))) => match v6.to_ipv4_mapped() {
+                Some(v4) => (Some(Ipv4Cidr::host(v4)), true),
+                None => match options.ipv6_viewers {
+                    Ipv6Viewers::Refuse => return Err(GrantError::Ipv6Viewer),
+                    Ipv6Viewers::Unpinned => (None, false),
+                },
+            },
+            (IpPinning::ClientAddress, None) => return Err(GrantError::ClientAddressUnknown),
         };
         // The narrower of the two when both exist and nest; the viewer's own
         // range otherwise, so pinning can never widen what the viewer holds.
-        let ip_range = match (inherited, pinned) {
+        let ip_range = match (inherited, pin) {
             (Some(viewer_range), Some(pin)) if viewer_range.contains_range(&pin) => Some(pin),
             (Some(viewer_range), _) => Some(viewer_range),
             (None, pin) => pin,
         };
-        Ok(Self { expires, ip_range })
+        Ok(Self {
+            expires,
+            not_before: viewer.policy().not_before(),
+            ip_range,
+            pinned,
+        })
     }
 
-    /// A policy for `resource` under these limits.
+    /// Whether a grant under these limits can use the canned form (nothing
+    /// but an expiry).
+    pub fn allows_canned(&self) -> bool {
+        self.ip_range.is_none() && self.not_before.is_none()
+    }
+
+    /// A custom policy for `resource` under these limits (conditions in
+    /// botocore's order).
     pub fn policy(&self, resource: &str) -> Policy {
-        let policy = Policy::custom(resource, self.expires);
-        match self.ip_range {
-            Some(range) => policy.with(Condition::IpAddress(range)),
-            None => policy,
+        let mut policy = Policy::custom(resource, self.expires);
+        if let Some(range) = self.ip_range {
+            policy = policy.with(Condition::IpAddress(range));
         }
+        if let Some(not_before) = self.not_before {
+            policy = policy.with(Condition::DateGreaterThan(not_before));
+        }
+        policy
     }
 }
 
@@ -113,94 +172,13 @@ pub fn round_up(t: u64, bucket: u64) -> u64 {
     t.div_ceil(bucket).saturating_mul(bucket)
 }
 
-/// A bounded cache of signing parameters, keyed by the policy (resource,
-/// expiry, IP range) and its form. Belongs to one signer: a new key means a
-/// new cache.
-///
-/// First in, first out: eviction order does not matter much when a bucket's
-/// entries all age out together, and FIFO needs no bookkeeping on hits.
-pub struct SignatureCache {
-    entries: Mutex<CacheEntries>,
-    capacity: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
-}
-
-#[derive(Default)]
-struct CacheEntries {
-    map: HashMap<(Policy, bool), Arc<str>>,
-    order: VecDeque<(Policy, bool)>,
-}
-
-impl SignatureCache {
-    /// A cache holding at most `capacity` signatures (0 disables caching).
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            entries: Mutex::new(CacheEntries::default()),
-            capacity,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        }
-    }
-
-    /// The query-string signing parameters for `policy`, signed on a miss.
-    /// Returns whether it was a cache hit.
-    pub fn get_or_sign(
-        &self,
-        signer: &UrlSigner,
-        policy: &Policy,
-        canned: bool,
-    ) -> Result<(Arc<str>, bool), SignError> {
-        let key = (policy.clone(), canned);
-        if let Some(found) = self.lock().map.get(&key) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok((found.clone(), true));
-        }
-        // Sign outside the lock: a signature costs far more than a lookup.
-        let query: Arc<str> = signer.sign_policy(policy, canned)?.to_query().into();
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        if self.capacity > 0 {
-            let mut entries = self.lock();
-            if entries.map.len() >= self.capacity {
-                if let Some(oldest) = entries.order.pop_front() {
-                    entries.map.remove(&oldest);
-                }
-            }
-            if entries.map.insert(key.clone(), query.clone()).is_none() {
-                entries.order.push_back(key);
-            }
-        }
-        Ok((query, false))
-    }
-
-    /// Number of cached signatures.
-    pub fn len(&self) -> usize {
-        self.lock().map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Lifetime (hits, misses).
-    pub fn counters(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheEntries> {
-        // A panic while holding the lock cannot leave the map inconsistent
-        // (each operation is a single insert/remove), so poisoning is ignored.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signed_url::read_grant;
+    use crate::keys::{generate_pem, PrivateKey};
+    use crate::signed_url::UrlSigner;
+    use crate::verify::{verify_request, TrustedKeys};
+    use crate::{HashAlgorithm, KeyAlgorithm, RsaBackend};
 
     #[test]
     fn rounding() {
@@ -210,8 +188,28 @@ mod tests {
         assert_eq!(round_up(u64::MAX, 60), u64::MAX);
     }
 
-    fn viewer(query: &str) -> Grant {
-        read_grant(&format!("https://h/v/i._m3u8?{query}"), &[]).unwrap()
+    /// A verified grant for `policy` on `https://h/v/i._m3u8`.
+    fn viewer(policy: Policy, at: u64, ip: Option<IpAddr>) -> VerifiedGrant {
+        let (private, public) = generate_pem(KeyAlgorithm::EcdsaP256).unwrap();
+        let key = PrivateKey::from_pem(&private).unwrap();
+        let signer = UrlSigner::new(
+            key.signer(RsaBackend::AwsLc).unwrap(),
+            "K",
+            HashAlgorithm::Sha256,
+        )
+        .unwrap();
+        let mut trusted = TrustedKeys::new();
+        trusted.insert("K", crate::PublicKey::from_pem(&public).unwrap());
+        let url = signer.sign_url("https://h/v/i._m3u8", &policy).unwrap();
+        verify_request(&url, &[], &trusted, at, ip).unwrap()
+    }
+
+    fn options(expiry: Expiry, ip_pinning: IpPinning) -> LimitOptions {
+        LimitOptions {
+            expiry,
+            ip_pinning,
+            ipv6_viewers: Ipv6Viewers::Refuse,
+        }
     }
 
     #[test]
@@ -220,55 +218,74 @@ mod tests {
             ttl: 300,
             bucket: 60,
         };
-        let none = IssueLimits::compute(ttl, IpPinning::Inherit, None, None, 1000).unwrap();
-        assert_eq!(none.expires, 1320);
-        let v = viewer("Expires=1200&Signature=AAAA&Key-Pair-Id=K");
-        let capped = IssueLimits::compute(ttl, IpPinning::Inherit, Some(&v), None, 1000).unwrap();
-        assert_eq!(capped.expires, 1200);
+        let long = viewer(Policy::canned("https://h/v/i._m3u8", 5000), 1000, None);
+        let limits = IssueLimits::compute(options(ttl, IpPinning::Inherit), &long, None, 1000);
+        assert_eq!(limits.unwrap().expires, 1320);
+        let short = viewer(Policy::canned("https://h/v/i._m3u8", 1200), 1000, None);
+        let capped = IssueLimits::compute(options(ttl, IpPinning::Inherit), &short, None, 1000);
+        assert_eq!(capped.unwrap().expires, 1200);
         assert_eq!(
-            IssueLimits::compute(ttl, IpPinning::Inherit, Some(&v), None, 1200),
+            IssueLimits::compute(options(ttl, IpPinning::Inherit), &short, None, 1200),
             Err(GrantError::ViewerExpired {
                 expires: 1200,
                 now: 1200
             })
         );
         assert_eq!(
-            IssueLimits::compute(Expiry::At(5), IpPinning::Inherit, None, None, 5),
+            IssueLimits::compute(options(Expiry::At(5), IpPinning::Inherit), &long, None, 5),
             Err(GrantError::ExpiryInPast { expires: 5, now: 5 })
         );
     }
 
     #[test]
+    fn not_before_is_carried_over() {
+        let policy = Policy::custom("https://h/v/*", 5000).with(Condition::DateGreaterThan(900));
+        let g = viewer(policy, 1000, None);
+        let ttl = Expiry::Ttl { ttl: 60, bucket: 1 };
+        let limits =
+            IssueLimits::compute(options(ttl, IpPinning::Inherit), &g, None, 1000).unwrap();
+        assert_eq!(limits.not_before, Some(900));
+        assert!(!limits.allows_canned());
+        assert_eq!(limits.policy("x").not_before(), Some(900));
+    }
+
+    #[test]
     fn ip_pinning_never_widens() {
         let ttl = Expiry::Ttl { ttl: 60, bucket: 1 };
-        let policy =
-            Policy::custom("*", 5000).with(Condition::IpAddress("10.0.0.0/8".parse().unwrap()));
-        let encoded = crate::cf_base64::encode(policy.to_json().as_bytes());
-        let v = viewer(&format!("Policy={encoded}&Signature=AAAA&Key-Pair-Id=K"));
+        let range: Ipv4Cidr = "10.0.0.0/8".parse().unwrap();
+        let policy = Policy::custom("*", 5000).with(Condition::IpAddress(range));
         let client: IpAddr = "10.1.2.3".parse().unwrap();
-        let outside: IpAddr = "11.1.2.3".parse().unwrap();
-        let limits = |pin, ip| IssueLimits::compute(ttl, pin, Some(&v), Some(ip), 0).unwrap();
-        assert_eq!(
-            limits(IpPinning::Inherit, client).ip_range,
-            policy.ip_range()
-        );
+        let v = viewer(policy, 0, Some(client));
+        let limits = |pin, ip| IssueLimits::compute(options(ttl, pin), &v, Some(ip), 0).unwrap();
+        assert_eq!(limits(IpPinning::Inherit, client).ip_range, Some(range));
         assert_eq!(
             limits(IpPinning::ClientAddress, client).ip_range,
             Some("10.1.2.3/32".parse().unwrap())
         );
-        assert_eq!(
-            limits(IpPinning::ClientAddress, outside).ip_range,
-            policy.ip_range()
-        );
         let wide = IpPinning::Range("0.0.0.0/0".parse().unwrap());
-        assert_eq!(limits(wide, client).ip_range, policy.ip_range());
-        let v6 = IssueLimits::compute(
-            ttl,
-            IpPinning::ClientAddress,
-            None,
-            Some("::1".parse().unwrap()),
-            0,
+        assert_eq!(limits(wide, client).ip_range, Some(range));
+    }
+
+    #[test]
+    fn ipv6_viewers_are_an_explicit_choice() {
+        let ttl = Expiry::Ttl { ttl: 60, bucket: 1 };
+        let g = viewer(Policy::canned("https://h/v/i._m3u8", 5000), 0, None);
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let mut o = options(ttl, IpPinning::ClientAddress);
+        assert_eq!(
+            IssueLimits::compute(o, &g, Some(v6), 0),
+            Err(GrantError::Ipv6Viewer)
         );
-        assert_eq!(v6.unwrap().ip_range, None);
+        o.ipv6_viewers = Ipv6Viewers::Unpinned;
+        let limits = IssueLimits::compute(o, &g, Some(v6), 0).unwrap();
+        assert_eq!((limits.ip_range, limits.pinned), (None, false));
+        // An IPv4-mapped address is an IPv4 viewer.
+        let mapped: IpAddr = "::ffff:192.0.2.9".parse().unwrap();
+        let limits = IssueLimits::compute(o, &g, Some(mapped), 0).unwrap();
+        assert_eq!(limits.ip_range, Some("192.0.2.9/32".parse().unwrap()));
+        assert_eq!(
+            IssueLimits::compute(o, &g, None, 0),
+            Err(GrantError::ClientAddressUnknown)
+        );
     }
 }

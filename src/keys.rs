@@ -37,8 +37,10 @@ pub const CLOUDFRONT_RSA_BITS: usize = 2048;
 pub enum KeyError {
     #[error("no PEM block found (expected -----BEGIN ... KEY-----)")]
     NotPem,
+    /// The reason is one of a fixed set of phrases: a damaged PEM must
+    /// never have its text (the key itself) quoted back.
     #[error("the PEM block is damaged: {0}")]
-    BadPem(String),
+    BadPem(&'static str),
     #[error("encrypted private keys are not supported; decrypt it first (openssl pkey -in KEY -out PLAIN)")]
     Encrypted,
     #[error("expected a private key but found a `{0}` block")]
@@ -87,7 +89,7 @@ impl PrivateKey {
             "RSA PRIVATE KEY" => Self::rsa_from_pkcs1(&der),
             "PRIVATE KEY" => {
                 let info = pkcs8::PrivateKeyInfo::try_from(der.as_slice())
-                    .map_err(|e| KeyError::BadPem(e.to_string()))?;
+                    .map_err(|_| KeyError::BadPem("not a PKCS#8 structure"))?;
                 if info.algorithm.oid == RSA_ENCRYPTION {
                     Self::rsa_from_pkcs1(info.private_key)
                 } else if info.algorithm.oid == EC_PUBLIC_KEY {
@@ -209,7 +211,7 @@ impl PublicKey {
         match label.as_str() {
             "PUBLIC KEY" => {
                 let info = spki::SubjectPublicKeyInfoRef::try_from(der.as_slice())
-                    .map_err(|e| KeyError::BadPem(e.to_string()))?;
+                    .map_err(|_| KeyError::BadPem("not a SubjectPublicKeyInfo structure"))?;
                 let raw = info.subject_public_key.raw_bytes();
                 if info.algorithm.oid == RSA_ENCRYPTION {
                     Self::rsa_from_pkcs1(raw)
@@ -252,6 +254,11 @@ impl PublicKey {
     /// The key's algorithm.
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.algorithm
+    }
+
+    /// The raw key bytes verification uses (public; for fingerprints).
+    pub(crate) fn der_bytes(&self) -> &[u8] {
+        &self.der
     }
 
     /// Whether `signature` is this key's signature of `message` under `hash`.
@@ -301,18 +308,37 @@ pub fn generate_pem(algorithm: KeyAlgorithm) -> Result<(Zeroizing<String>, Strin
     }
 }
 
+/// The longest PEM label accepted (`ENCRYPTED PRIVATE KEY` is 21 bytes).
+const MAX_LABEL: usize = 40;
+
 /// Finds the first PEM block that is not `EC PARAMETERS` (which
 /// `openssl ecparam -genkey` writes before the key) and decodes it.
+///
+/// Every error names the problem without quoting the input: the text of a
+/// damaged private key is the key. A label is only echoed once it is known
+/// to be a short run of capitals, digits and spaces on the BEGIN line itself.
 fn first_key_block(pem: &str) -> Result<(String, Zeroizing<Vec<u8>>), KeyError> {
     let mut rest = pem;
     while let Some(start) = rest.find("-----BEGIN ") {
         let block = &rest[start..];
-        let label_end = block[11..].find("-----").ok_or(KeyError::NotPem)? + 11;
-        let label = &block[11..label_end];
+        let line_end = block.find(['\n', '\r']).unwrap_or(block.len());
+        let begin_line = &block[..line_end];
+        let label = begin_line[11..]
+            .strip_suffix("-----")
+            .filter(|label| {
+                !label.is_empty()
+                    && label.len() <= MAX_LABEL
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
+            })
+            .ok_or(KeyError::BadPem(
+                "the BEGIN line is not `-----BEGIN <LABEL>-----` on a line of its own",
+            ))?;
         let end_marker = format!("-----END {label}-----");
         let end = block
             .find(&end_marker)
-            .ok_or_else(|| KeyError::BadPem(format!("`{label}` block has no END line")))?
+            .ok_or(KeyError::BadPem("the block has no matching END line"))?
             + end_marker.len();
         if label == "EC PARAMETERS" {
             rest = &block[end..];
@@ -321,8 +347,8 @@ fn first_key_block(pem: &str) -> Result<(String, Zeroizing<Vec<u8>>), KeyError> 
         if block[..end].contains("Proc-Type: 4,ENCRYPTED") {
             return Err(KeyError::Encrypted);
         }
-        let (decoded_label, der) =
-            der::Document::from_pem(&block[..end]).map_err(|e| KeyError::BadPem(e.to_string()))?;
+        let (decoded_label, der) = der::Document::from_pem(&block[..end])
+            .map_err(|_| KeyError::BadPem("the base64 body does not decode to DER"))?;
         return Ok((decoded_label.to_owned(), Zeroizing::new(der.into_vec())));
     }
     Err(KeyError::NotPem)

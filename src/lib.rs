@@ -26,13 +26,20 @@ pub mod grant;
 pub mod hls;
 pub mod keys;
 pub mod origin;
+pub mod paths;
 pub mod policy;
+pub mod scope;
 pub mod secrets;
+pub mod signature_cache;
 pub mod signed_url;
 pub mod signer;
 pub mod uri;
+pub mod verify;
 
 pub use keys::{PrivateKey, PublicKey};
 pub use policy::{Condition, Ipv4Cidr, Policy};
-pub use signed_url::{verify_request, ErrorCode, Grant, Rejection, TrustedKeys, UrlSigner};
+pub use signed_url::UrlSigner;
 pub use signer::{HashAlgorithm, KeyAlgorithm, RsaBackend, Signer};
+pub use verify::{
+    verify_request, ErrorCode, Rejection, TrustedKeys, UnverifiedGrant, VerifiedGrant,
+};

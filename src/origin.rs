@@ -172,9 +172,11 @@ impl HttpOrigin {
     }
 
     async fn fetch(&self, url: &str) -> Result<Fetched, OriginError> {
-        // The cache key leaves out the query: when the origin is the
-        // distribution, the query is a short-lived signature.
-        let key = url.split('?').next().unwrap_or(url).to_owned();
+        // Keyed by everything the body depends on (DESIGN §5.5): the whole
+        // URL, the viewer's own query included (a token, an LL-HLS
+        // `_HLS_msn`), without only the short-lived signing parameters of
+        // our own fetch through the distribution.
+        let key = crate::signed_url::UrlParts::split(url).without_signing_parameters();
         let now = Instant::now();
         let mut request = self.client.get(url);
         {

@@ -23,7 +23,8 @@ use tokio::sync::{Mutex, RwLock};
 use zeroize::Zeroizing;
 
 use crate::config::{Config, KeySourceConfig};
-use crate::signed_url::{TrustedKeys, UrlSigner};
+use crate::signed_url::UrlSigner;
+use crate::verify::TrustedKeys;
 use crate::{HashAlgorithm, PrivateKey, RsaBackend};
 
 /// Why no key is available. Messages name the source, never the material.
@@ -48,8 +49,8 @@ pub enum KeySourceError {
 /// A parsed key and what it is used for.
 pub struct KeyMaterial {
     pub signer: UrlSigner,
-    /// Public keys of the current and previous key pairs, for verifying
-    /// viewer grants passed in a header.
+    /// The keys whose grants are accepted: the configured key group plus
+    /// the public halves of the current and previous keys in the secret.
     pub trusted: TrustedKeys,
     /// Changes whenever the key changes (rewriters are rebuilt then).
     pub generation: u64,
@@ -75,6 +76,7 @@ pub fn parse_secret(
     text: &str,
     default_key_pair_id: Option<&str>,
     hash: Option<HashAlgorithm>,
+    key_group: &TrustedKeys,
     generation: u64,
 ) -> Result<KeyMaterial, KeySourceError> {
     let content = |e: &dyn std::fmt::Display| KeySourceError::Content(e.to_string());
@@ -92,7 +94,7 @@ pub fn parse_secret(
     let key_pair_id = key_pair_id
         .or_else(|| default_key_pair_id.map(str::to_owned))
         .ok_or(KeySourceError::NoKeyPairId)?;
-    let mut trusted = TrustedKeys::new();
+    let mut trusted = key_group.clone();
     trusted.insert(&key_pair_id, key.public_key().map_err(|e| content(&e))?);
     if let Some(previous) = previous {
         let old = PrivateKey::from_pem(&previous.private_key)
@@ -210,6 +212,7 @@ pub struct KeyCache {
     source: KeySource,
     default_key_pair_id: Option<String>,
     hash: Option<HashAlgorithm>,
+    key_group: TrustedKeys,
     refresh: Duration,
     stale_limit: Duration,
     current: RwLock<Option<Cached>>,
@@ -231,6 +234,7 @@ impl KeyCache {
             source,
             default_key_pair_id: config.key_pair_id.clone(),
             hash: config.hash,
+            key_group: config.trusted_keys.clone(),
             refresh: config.key_refresh,
             stale_limit: config.key_stale_limit,
             current: RwLock::new(None),
@@ -281,6 +285,7 @@ impl KeyCache {
                 &text,
                 self.default_key_pair_id.as_deref(),
                 self.hash,
+                &self.key_group,
                 generation,
             ),
             Err(e) => Err(e),
@@ -340,7 +345,14 @@ mod tests {
     fn secret_formats() {
         let (pem, _) = generate_pem(KeyAlgorithm::EcdsaP256).unwrap();
         let (old, _) = generate_pem(KeyAlgorithm::EcdsaP256).unwrap();
-        let plain = parse_secret(&pem, Some("KCONF"), Some(HashAlgorithm::Sha256), 0).unwrap();
+        let plain = parse_secret(
+            &pem,
+            Some("KCONF"),
+            Some(HashAlgorithm::Sha256),
+            &TrustedKeys::new(),
+            0,
+        )
+        .unwrap();
         assert_eq!(plain.signer.key_pair_id(), "KCONF");
         let json = serde_json::json!({
             "private_key": pem.as_str(),
@@ -348,7 +360,14 @@ mod tests {
             "previous": {"private_key": old.as_str(), "key_pair_id": "KOLD"},
         })
         .to_string();
-        let rotated = parse_secret(&json, Some("KCONF"), Some(HashAlgorithm::Sha256), 3).unwrap();
+        let rotated = parse_secret(
+            &json,
+            Some("KCONF"),
+            Some(HashAlgorithm::Sha256),
+            &TrustedKeys::new(),
+            3,
+        )
+        .unwrap();
         assert_eq!(rotated.signer.key_pair_id(), "KNEW");
         assert!(rotated.trusted.get("KOLD").is_some());
         assert!(rotated.trusted.get("KNEW").is_some());
@@ -358,20 +377,20 @@ mod tests {
     #[test]
     fn bad_secrets_say_why_without_quoting_them() {
         let secret_text = "{\"private_key\": \"-----BEGIN PRIVATE KEY-----SECRETSTUFF\"";
-        let error = parse_secret(secret_text, Some("K"), None, 0)
+        let error = parse_secret(secret_text, Some("K"), None, &TrustedKeys::new(), 0)
             .err()
             .unwrap()
             .to_string();
         assert!(error.contains("truncated"), "{error}");
         assert!(!error.contains("SECRETSTUFF"));
-        let garbage = parse_secret("SECRETSTUFF", Some("K"), None, 0)
+        let garbage = parse_secret("SECRETSTUFF", Some("K"), None, &TrustedKeys::new(), 0)
             .err()
             .unwrap()
             .to_string();
         assert!(!garbage.contains("SECRETSTUFF"), "{garbage}");
         let (pem, _) = generate_pem(KeyAlgorithm::EcdsaP256).unwrap();
         assert_eq!(
-            parse_secret(&pem, None, None, 0).err(),
+            parse_secret(&pem, None, None, &TrustedKeys::new(), 0).err(),
             Some(KeySourceError::NoKeyPairId)
         );
     }

@@ -369,6 +369,39 @@ pub fn is_plain_relative_path(reference: &str) -> bool {
             .all(|segment| segment != "." && segment != "..")
 }
 
+/// Whether resolving `reference` against `base` takes more `..` steps than
+/// there are directories above it. RFC 3986 §5.2.4 then silently stops at
+/// the root (`/a/` + `../../x` is `/x`); a playlist URI that does so is
+/// reaching out of its tree, and the rewriter does not sign it.
+pub fn climbs_above_root(base: &AbsoluteUrl, reference: &str) -> bool {
+    let parts = Components::split(reference);
+    let merged;
+    let path = if parts.scheme.is_some() || parts.authority.is_some() || parts.path.starts_with('/')
+    {
+        parts.path
+    } else if parts.path.is_empty() {
+        return false;
+    } else {
+        merged = format!("{}{}", base.directory(), parts.path);
+        &merged
+    };
+    let mut depth = 0usize;
+    let mut segments = path.split('/').skip(1).peekable();
+    while let Some(segment) = segments.next() {
+        match segment {
+            "." => {}
+            ".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            // The last segment names a file, not a directory.
+            _ if segments.peek().is_none() => {}
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
 /// The syntactic kind of a URI reference (RFC 3986 §4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReferenceKind {

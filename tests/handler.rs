@@ -13,9 +13,9 @@ use hls_edge_signer::config::RawConfig;
 use hls_edge_signer::edge::lambda::handle_event;
 use hls_edge_signer::edge::{Handler, LogRecord};
 use hls_edge_signer::keys::PrivateKey;
-use hls_edge_signer::signed_url::TrustedKeys;
 use hls_edge_signer::{
-    verify_request, HashAlgorithm, KeyAlgorithm, Policy, PublicKey, RsaBackend, UrlSigner,
+    verify_request, HashAlgorithm, KeyAlgorithm, Policy, PublicKey, RsaBackend, TrustedKeys,
+    UrlSigner,
 };
 use serde_json::{json, Value};
 
@@ -60,10 +60,15 @@ fn signer() -> UrlSigner {
     .unwrap()
 }
 
+/// The sample events' grants are signed with a throwaway key whose public
+/// half is committed (`scripts/make-events.py`).
+const EVENTS_KEY: (&str, &str) = ("KSAMPLEEVENTS", "@events/sample-events-public.pem");
+
 async fn handler(extra: Value, origin_dir: Option<&Path>) -> Handler {
     let mut config = json!({
         "key": {"file": key_file()},
         "key_pair_id": KEY_PAIR_ID,
+        "trusted_keys": {EVENTS_KEY.0: EVENTS_KEY.1},
         "cors_allowed_origins": ["https://player.example.com"],
         "timeout_ms": 800,
         "connect_timeout_ms": 300,
@@ -81,6 +86,20 @@ async fn handler(extra: Value, origin_dir: Option<&Path>) -> Handler {
 fn event(name: &str) -> Value {
     let text = std::fs::read_to_string(repo().join("events").join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+/// A canned grant for `https://DIST{path}`, as a query.
+fn grant_for(path: &str) -> String {
+    let url = format!("https://{DIST}{path}");
+    let signed = signer()
+        .sign_url(&url, &Policy::canned(&url, NOW + 900))
+        .unwrap();
+    signed.split_once('?').unwrap().1.to_owned()
+}
+
+/// `query` followed by a canned grant for `path?query`.
+fn query_with_grant(path: &str, query: &str) -> String {
+    grant_for(&format!("{path}?{query}"))
 }
 
 /// A viewer-request event for `uri` with `query` and extra headers.
@@ -208,14 +227,28 @@ async fn sample_events_through_the_adapters() {
     assert!(log.reason.unwrap().contains("encoded dot"));
 
     // Function URL: host from the header, viewer IP from
-    // CloudFront-Viewer-Address, CORS for the configured player origin.
+    // CloudFront-Viewer-Address, CORS for the configured player origin, the
+    // grant from the CloudFront Function's header.
     let (response, log) = run(&h, event("function-url.json")).await;
     assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.grant, Some("query"));
     assert_eq!(
         response["headers"]["access-control-allow-origin"],
         "https://player.example.com"
     );
     assert_eq!(response["isBase64Encoded"], true);
+
+    // The same with the viewer's signed cookies, carried by the function's
+    // cookie header: verified, and the grants issued stay within them.
+    let (response, log) = run(&h, event("function-url-cookies.json")).await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.grant, Some("cookies"));
+
+    // No grant at all: refused, nothing signed.
+    let (response, log) = run(&h, event("function-url-no-grant.json")).await;
+    assert_eq!(response["statusCode"], 403, "{log:?}");
+    assert_eq!(log.signatures, 0);
+    assert!(log.reason.unwrap().starts_with("no viewer grant"));
 }
 
 #[tokio::test]
@@ -227,6 +260,8 @@ async fn every_event_file_has_a_test() {
         "viewer-request-segment.json",
         "viewer-request-malformed.json",
         "function-url.json",
+        "function-url-cookies.json",
+        "function-url-no-grant.json",
     ];
     for entry in std::fs::read_dir(repo().join("events")).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -266,7 +301,8 @@ async fn origin_failures_map_to_clear_statuses() {
         ),
     ];
     for (path, status, reason) in cases {
-        let (response, log) = run(&h, cf_event("viewer-request", path, "", json!({}))).await;
+        let event = cf_event("viewer-request", path, &grant_for(path), json!({}));
+        let (response, log) = run(&h, event).await;
         assert_eq!(response["status"], status, "{path}: {log:?}");
         if let Some(reason) = reason {
             assert!(
@@ -285,13 +321,23 @@ async fn origin_failures_map_to_clear_statuses() {
 async fn origin_cache_honours_max_age_and_revalidates() {
     let origin = HttpOrigin::start();
     let h = handler(json!({"origin": origin.base}), None).await;
-    let ok = cf_event("viewer-request", "/ok/live._m3u8", "", json!({}));
+    let ok = cf_event(
+        "viewer-request",
+        "/ok/live._m3u8",
+        &grant_for("/ok/live._m3u8"),
+        json!({}),
+    );
     let (_, first) = run(&h, ok.clone()).await;
     let (_, second) = run(&h, ok).await;
     assert!(!first.origin_cache_hit && second.origin_cache_hit);
     assert_eq!(origin.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 
-    let etag = cf_event("viewer-request", "/etag/live._m3u8", "", json!({}));
+    let etag = cf_event(
+        "viewer-request",
+        "/etag/live._m3u8",
+        &grant_for("/etag/live._m3u8"),
+        json!({}),
+    );
     let (r1, _) = run(&h, etag.clone()).await;
     let (r2, log) = run(&h, etag).await;
     assert!(log.origin_cache_hit);
@@ -309,7 +355,10 @@ async fn origin_cache_honours_max_age_and_revalidates() {
 async fn responses_over_the_edge_limit_are_refused() {
     let origin = HttpOrigin::start();
     let h = handler(json!({"origin": origin.base, "mode": "canned"}), None).await;
-    let big = |trigger| cf_event(trigger, "/big/index._m3u8", "", json!({}));
+    let big = |trigger| {
+        let path = "/big/index._m3u8";
+        cf_event(trigger, path, &grant_for(path), json!({}))
+    };
     let (response, log) = run(&h, big("viewer-request")).await;
     assert_eq!(response["status"], "502", "{log:?}");
     assert!(log.oversize && log.reason.unwrap().contains("> 40960 for viewer-request"));
@@ -321,7 +370,12 @@ async fn responses_over_the_edge_limit_are_refused() {
 #[tokio::test]
 async fn unsafe_requests_are_refused() {
     let h = handler(json!({}), Some(&repo().join("events/origin"))).await;
-    let mut post = cf_event("viewer-request", "/videos/index._m3u8", "", json!({}));
+    let mut post = cf_event(
+        "viewer-request",
+        "/videos/index._m3u8",
+        &grant_for("/videos/index._m3u8"),
+        json!({}),
+    );
     post["Records"][0]["cf"]["request"]["method"] = json!("POST");
     let (response, _) = run(&h, post).await;
     assert_eq!(response["status"], "405");
@@ -331,7 +385,11 @@ async fn unsafe_requests_are_refused() {
         "/a%2fb._m3u8",
         "/a\\b._m3u8",
     ] {
-        let (response, _) = run(&h, cf_event("viewer-request", uri, "", json!({}))).await;
+        let (response, _) = run(
+            &h,
+            cf_event("viewer-request", uri, &grant_for(uri), json!({})),
+        )
+        .await;
         assert_eq!(response["status"], "400", "{uri}");
     }
     let garbage = handle_event(&h, json!({"hello": "world"}), NOW).await;
@@ -415,6 +473,45 @@ async fn function_url_grant_header_is_verified_then_propagated() {
     assert_eq!(response["statusCode"], 404);
 }
 
+#[tokio::test]
+async fn origin_cache_is_keyed_by_the_viewers_own_query() {
+    let origin = HttpOrigin::start();
+    let h = handler(json!({"origin": origin.base}), None).await;
+    let path = "/token/index._m3u8";
+    let with = |query: &str| {
+        cf_event(
+            "viewer-request",
+            path,
+            &query_with_grant(path, query),
+            json!({}),
+        )
+    };
+    let (alice, log) = run(&h, with("token=alice")).await;
+    assert_eq!(alice["status"], "200", "{log:?}");
+    assert!(cf_body(&alice).contains("alice-private-0.ts"));
+    // Bob's token is asked of the origin, which refuses it; Alice's cached
+    // playlist is not handed to him.
+    let (bob, log) = run(&h, with("token=nope")).await;
+    assert_eq!(bob["status"], "404", "{log:?}");
+    assert!(!log.origin_cache_hit);
+    assert_eq!(origin.requests_for("/token/").len(), 2);
+    // LL-HLS blocking reloads: one entry per delivery directive.
+    let msn = |n: u32| {
+        let path = "/live-msn/index._m3u8";
+        cf_event(
+            "viewer-request",
+            path,
+            &query_with_grant(path, &format!("_HLS_msn={n}")),
+            json!({}),
+        )
+    };
+    let (first, _) = run(&h, msn(7)).await;
+    let (second, log) = run(&h, msn(8)).await;
+    assert!(!log.origin_cache_hit);
+    assert!(cf_body(&first).contains("seg-7.ts"));
+    assert!(cf_body(&second).contains("seg-8.ts"));
+}
+
 #[test]
 fn invoke_cli_prints_the_response() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hls-sign"))
@@ -423,6 +520,8 @@ fn invoke_cli_prints_the_response() {
             "events/viewer-request-media.json",
             "--origin-dir",
             "events/origin",
+            "--public-key",
+            "KSAMPLEEVENTS=events/sample-events-public.pem",
             "--key",
         ])
         .arg(key_file())

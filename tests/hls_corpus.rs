@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use common::{generated_key, shared_testdata};
 use hls_edge_signer::grant::{round_up, Expiry, IpPinning};
 use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
-use hls_edge_signer::signed_url::read_grant;
 use hls_edge_signer::{
     verify_request, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, PublicKey, RsaBackend,
     TrustedKeys, UrlSigner,
@@ -229,8 +228,6 @@ struct Setup {
 
 /// What the viewer itself holds when it fetches the playlist.
 enum ViewerGrant {
-    /// No signing parameters at all (the playlist was reached some other way).
-    None,
     /// A canned signature for exactly the playlist URL, ending at this time.
     CannedUntil(u64),
     /// A custom policy query, the same for every playlist.
@@ -250,9 +247,10 @@ fn setup(mode: Mode) -> Setup {
     trusted.insert("KTEST", PublicKey::from_pem(public).unwrap());
     let ours = round_up(NOW + TTL, BUCKET);
     let (viewer_grant, expected_expiry) = match mode {
-        Mode::Canned => (ViewerGrant::None, ours),
+        // A canned viewer grant that outlives our TTL.
+        Mode::Canned => (ViewerGrant::CannedUntil(NOW + 7200), ours),
         // A canned viewer grant that ends before our TTL: it caps the expiry.
-        Mode::Wildcard => (ViewerGrant::CannedUntil(NOW + 1800), NOW + 1800),
+        Mode::Wildcard | Mode::Directory => (ViewerGrant::CannedUntil(NOW + 1800), NOW + 1800),
         // A custom viewer grant over the corpus folder: propagated as is.
         Mode::Propagate => {
             let policy = Policy::custom(&format!("https://{DIST}/corpus/*"), NOW + 7200);
@@ -268,7 +266,7 @@ fn setup(mode: Mode) -> Setup {
         },
         ip_pinning: IpPinning::Inherit,
         suffix: "._m3u8".to_owned(),
-        extra_hosts: Vec::new(),
+        ..RewriteOptions::default()
     };
     Setup {
         mode,
@@ -277,6 +275,69 @@ fn setup(mode: Mode) -> Setup {
         viewer_grant,
         expected_expiry,
     }
+}
+
+/// Whether a resolved path is one some origin could read as leaving its
+/// directory (the scope rules refuse to sign those), judged independently.
+fn unsafe_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    ["%2e", "%2f", "%5c", "%00", "%25", "%u"]
+        .iter()
+        .any(|e| lower.contains(e))
+        || path.bytes().any(|b| !(0x21..0x7f).contains(&b) || b == b'\\')
+        || path[1..].contains("//")
+        || path.split('/').any(|segment| {
+            let name = segment.split(';').next().unwrap().trim_end_matches(' ');
+            !name.is_empty() && name.chars().all(|c| c == '.')
+        })
+}
+
+/// Whether `reference`, resolved against `base`, needs more `..` than it has
+/// directories above it.
+fn climbs(base: &str, reference: &str) -> bool {
+    let reference = reference.split(['?', '#']).next().unwrap();
+    let path = if reference.contains("://") || reference.starts_with("//") {
+        let after = reference.split_once("//").unwrap().1;
+        after
+            .find('/')
+            .map_or("/".to_owned(), |i| after[i..].to_owned())
+    } else if reference.starts_with('/') {
+        reference.to_owned()
+    } else {
+        let (_, _, base_path, _) = split_absolute(base);
+        format!(
+            "{}{reference}",
+            &base_path[..base_path.rfind('/').unwrap() + 1]
+        )
+    };
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut depth: i64 = 0;
+    for (i, segment) in segments.iter().enumerate() {
+        match *segment {
+            "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ if i + 1 == segments.len() => {}
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+/// Why a URI on the distribution may be left unsigned on purpose (the scope
+/// rules): a wildcard character, an unsafe path, climbing above the root.
+fn refused_by_scope(uri: &str, viewer_url: &str) -> bool {
+    let target = resolve(viewer_url, uri);
+    let (_, authority, path, query) = split_absolute(&target);
+    authority.contains(['*', '?'])
+        || path.contains(['*', '?'])
+        || query.is_some_and(|q| q.contains(['*', '?']))
+        || unsafe_path(&path)
+        || climbs(viewer_url, uri)
 }
 
 /// Why a URI may legitimately stay as it was.
@@ -296,7 +357,25 @@ fn may_stay_unsigned(uri: &str, viewer_url: &str) -> bool {
         q.split('&')
             .any(|p| SIGNING.contains(&p.split('=').next().unwrap()))
     });
-    scheme != "https" || authority != DIST || pre_signed
+    scheme != "https" || authority != DIST || pre_signed || refused_by_scope(uri, viewer_url)
+}
+
+/// The pattern an independent reading of the scope rules allows for a
+/// segment URL: the last digit run of the file name's stem as `?`s.
+fn segment_pattern(url: &str) -> Option<String> {
+    let (directory, name) = url.split_at(url.rfind('/').unwrap() + 1);
+    let stem_end = name.rfind('.').unwrap_or(name.len());
+    let chars: Vec<char> = name.chars().collect();
+    let stem: Vec<char> = name[..stem_end].chars().collect();
+    let end = stem.iter().rposition(|c| c.is_ascii_digit())? + 1;
+    let start = stem[..end]
+        .iter()
+        .rposition(|c| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let mut pattern: String = chars[..start].iter().collect();
+    pattern.push_str(&"?".repeat(end - start));
+    pattern.extend(&chars[end..]);
+    Some(format!("{directory}{pattern}"))
 }
 
 /// Checks one signed URI pair; returns whether its viewer parameters were
@@ -343,17 +422,56 @@ fn check_signed(
     let propagated = viewer_query.is_some_and(|q| signing.join("&") == q);
     match s.mode {
         Mode::Propagate if propagated => {
-            assert_eq!(grant.policy.expires(), NOW + 7200);
+            assert_eq!(grant.policy().expires(), NOW + 7200);
         }
-        _ => assert_eq!(grant.policy.expires(), s.expected_expiry, "{context}"),
+        _ => assert_eq!(grant.policy().expires(), s.expected_expiry, "{context}"),
     }
+    // What each mode may grant, read independently (DESIGN §5.4).
+    let resource = grant.policy().resource().to_owned();
+    let target = absolute.split('?').next().unwrap().to_owned();
+    let exact = absolute
+        .split_once('?')
+        .map(|(base, q)| {
+            let own: Vec<&str> = q
+                .split('&')
+                .filter(|p| !p.is_empty() && !SIGNING.contains(&p.split('=').next().unwrap()))
+                .collect();
+            if own.is_empty() {
+                base.to_owned()
+            } else {
+                format!("{base}?{}", own.join("&"))
+            }
+        })
+        .unwrap_or(absolute.clone());
     match s.mode {
-        Mode::Canned => assert_eq!(grant.canned, !child, "{context}"),
-        Mode::Wildcard => assert!(grant.policy.resource().ends_with("/*"), "{context}"),
-        Mode::Propagate => {
-            let covered = absolute.starts_with(&format!("https://{DIST}/corpus/"));
-            assert_eq!(propagated, covered, "{context}: {absolute}");
+        _ if propagated => {}
+        Mode::Canned if child => {
+            assert_eq!(resource, format!("{exact}*"), "{context}")
         }
+        Mode::Canned => {
+            assert!(grant.canned(), "{context}");
+            assert_eq!(resource, exact, "{context}");
+        }
+        Mode::Wildcard | Mode::Propagate if child => {
+            assert_eq!(resource, format!("{exact}*"), "{context}")
+        }
+        Mode::Wildcard | Mode::Propagate => {
+            let pattern = (exact == target)
+                .then(|| segment_pattern(&target))
+                .flatten();
+            assert!(
+                resource == exact || Some(&resource) == pattern.as_ref(),
+                "{context}: {resource} is neither {exact} nor its segment pattern"
+            );
+        }
+        Mode::Directory => {
+            let directory = &target[..target.rfind('/').unwrap() + 1];
+            assert_eq!(resource, format!("{directory}*"), "{context}")
+        }
+    }
+    if s.mode == Mode::Propagate {
+        let covered = absolute.starts_with(&format!("https://{DIST}/corpus/"));
+        assert_eq!(propagated, covered, "{context}: {absolute}");
     }
 }
 
@@ -366,28 +484,22 @@ fn check_playlist(s: &Setup, name: &str, input: &str) -> Result<usize, String> {
     );
     let base = format!("https://{DIST}{viewer_path}");
     let viewer_query = match &s.viewer_grant {
-        ViewerGrant::None => None,
-        ViewerGrant::CannedUntil(expires) => Some(
-            s.rewriter
-                .signer()
-                .sign_policy(&Policy::canned(&base, *expires), true)
-                .unwrap()
-                .to_query(),
-        ),
-        ViewerGrant::Custom(query) => Some(query.clone()),
+        ViewerGrant::CannedUntil(expires) => s
+            .rewriter
+            .signer()
+            .sign_policy(&Policy::canned(&base, *expires), true)
+            .unwrap()
+            .to_query(),
+        ViewerGrant::Custom(query) => query.clone(),
     };
-    let viewer_url = match &viewer_query {
-        Some(q) => format!("{base}?{q}"),
-        None => base.clone(),
-    };
-    let grant = viewer_query
-        .as_ref()
-        .map(|_| read_grant(&viewer_url, &[]).unwrap());
+    let viewer_url = format!("{base}?{viewer_query}");
+    let grant = verify_request(&viewer_url, &[], &s.trusted, NOW, None).unwrap();
     let viewer = Viewer {
         url: &viewer_url,
-        grant: grant.as_ref(),
+        grant: &grant,
         client_ip: None,
     };
+    let viewer_query = Some(viewer_query);
     let rewritten = s
         .rewriter
         .rewrite(input, &viewer, NOW)
@@ -487,6 +599,11 @@ fn corpus_canned() {
 #[test]
 fn corpus_wildcard() {
     run_mode(Mode::Wildcard);
+}
+
+#[test]
+fn corpus_directory() {
+    run_mode(Mode::Directory);
 }
 
 #[test]

@@ -93,7 +93,9 @@ fn config(endpoint: &str) -> hls_edge_signer::config::Config {
                 "endpoint": endpoint,
                 "refresh_seconds": 300,
                 "stale_limit_seconds": 600
-            }
+            },
+            // The sample events are signed with this key (scripts/make-events.py).
+            "trusted_keys": {"KSAMPLEEVENTS": "@events/sample-events-public.pem"}
         })
         .to_string(),
     )

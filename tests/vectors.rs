@@ -84,7 +84,7 @@ fn assert_verifies(f: &Fixture, url: &str, at: u64, ip: Option<&str>) {
     let ip = ip.map(|ip| ip.split('/').next().unwrap().parse().unwrap());
     let grant = verify_request(url, &[], &f.trusted, at, ip)
         .unwrap_or_else(|r| panic!("{url} rejected: {r}"));
-    assert_eq!(grant.key_pair_id, f.key_pair_id);
+    assert_eq!(grant.key_pair_id(), f.key_pair_id);
 }
 
 #[test]

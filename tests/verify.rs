@@ -7,8 +7,9 @@ mod common;
 use std::net::IpAddr;
 
 use common::generated_key;
-use hls_edge_signer::signed_url::{GrantSource, UrlError};
+use hls_edge_signer::signed_url::UrlError;
 use hls_edge_signer::signer::SignError;
+use hls_edge_signer::verify::GrantSource;
 use hls_edge_signer::{
     verify_request, Condition, ErrorCode, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey,
     PublicKey, RsaBackend, TrustedKeys, UrlSigner,
@@ -64,8 +65,8 @@ fn every_backend_round_trips_canned_and_custom() {
             .unwrap();
         assert!(canned.contains("Expires="), "{canned}");
         let grant = verify_request(&canned, &[], trusted, NOW, None).unwrap();
-        assert!(grant.canned);
-        assert_eq!(grant.hash, signer.hash());
+        assert!(grant.canned());
+        assert_eq!(grant.hash(), signer.hash());
 
         let policy = Policy::custom(&format!("{HOST}/videos/*"), NOW + 60)
             .with(Condition::IpAddress("192.0.2.0/24".parse().unwrap()))
@@ -74,23 +75,23 @@ fn every_backend_round_trips_canned_and_custom() {
         assert!(custom.contains("Policy="));
         let ip = Some("192.0.2.7".parse().unwrap());
         let grant = verify_request(&custom, &[], trusted, NOW, ip).unwrap();
-        assert_eq!(grant.policy, policy);
+        assert_eq!(grant.policy(), &policy);
         assert_eq!(
-            grant.params.to_query(),
+            grant.params().to_query(),
             custom.split_once("lang=en&").unwrap().1
         );
 
         // The custom grant covers siblings, including LL-HLS reload queries.
         let sibling = format!(
             "{HOST}/videos/low/index._m3u8?_HLS_msn=3&_HLS_part=1&{}",
-            grant.params.to_query()
+            grant.params().to_query()
         );
         verify_request(&sibling, &[], trusted, NOW, ip).unwrap();
 
         let cookies = signer.sign_cookies(&policy).unwrap().cookies;
         let grant =
             verify_request(&format!("{HOST}/videos/a.ts"), &cookies, trusted, NOW, ip).unwrap();
-        assert_eq!(grant.source, GrantSource::Cookies);
+        assert_eq!(grant.source(), GrantSource::Cookies);
     }
 }
 
@@ -371,13 +372,13 @@ proptest! {
         let canned = Policy::canned(&url, NOW + ttl);
         let signed = signer.sign_url(&url, &canned).unwrap();
         let grant = verify_request(&signed, &[], trusted, NOW, None).unwrap();
-        prop_assert_eq!(&grant.policy, &canned);
+        prop_assert_eq!(grant.policy(), &canned);
 
         let range = format!("203.0.113.9/{prefix}").parse().unwrap();
         let custom = Policy::custom(&format!("{HOST}/*"), NOW + ttl).with(Condition::IpAddress(range));
         let signed = signer.sign_url(&url, &custom).unwrap();
         let grant = verify_request(&signed, &[], trusted, NOW, Some("203.0.113.9".parse().unwrap())).unwrap();
-        prop_assert_eq!(&grant.policy, &custom);
+        prop_assert_eq!(grant.policy(), &custom);
         prop_assert_eq!(
             verify_request(&signed, &[], trusted, NOW + ttl, Some("203.0.113.9".parse().unwrap())).unwrap_err().code,
             ErrorCode::AccessDenied

@@ -11,14 +11,14 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hls_edge_signer::config::{Config, ConfigBuilder, RawConfig};
 use hls_edge_signer::edge::lambda::handle_event;
 use hls_edge_signer::edge::Handler;
-use hls_edge_signer::grant::{Expiry, IpPinning};
-use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
+use hls_edge_signer::grant::Expiry;
+use hls_edge_signer::hls::rewrite::{Mode, Rewriter, Viewer};
 use hls_edge_signer::keys::generate_pem;
-use hls_edge_signer::signed_url::{
-    parse_cookie_header, read_grant, CookieAttributes, GrantSource, UrlParts,
-};
+use hls_edge_signer::signed_url::{CookieAttributes, UrlParts};
+use hls_edge_signer::verify::{parse_cookie_header, GrantSource};
 use hls_edge_signer::{
     verify_request, Condition, HashAlgorithm, Ipv4Cidr, KeyAlgorithm, Policy, PrivateKey,
     PublicKey, RsaBackend, TrustedKeys, UrlSigner,
@@ -87,6 +87,12 @@ enum Command {
         cookies: Vec<String>,
     },
     /// Rewrite a playlist: every URI the viewer will request becomes a signed URL.
+    ///
+    /// The grant in --url is verified first (with the key's own public key
+    /// and any --public-key); without one, the key holder grants itself
+    /// --url until the issued expiry. Settings not given here come from the
+    /// same configuration layers as the function (compiled-in, --config,
+    /// HLS_* variables).
     Manifest {
         /// The URL the player fetched the playlist from, with its query
         /// (e.g. https://d111111abcdef8.cloudfront.net/videos/index._m3u8?Policy=...).
@@ -94,24 +100,39 @@ enum Command {
         url: String,
         #[command(flatten)]
         key: KeyArgs,
-        #[command(flatten)]
-        expiry: ExpiryArgs,
-        /// How URIs are signed.
-        #[arg(long, value_enum, default_value_t = Mode::Wildcard)]
-        mode: Mode,
+        /// Expiry as an epoch second (default: --ttl, else the configured TTL).
+        #[arg(long, value_name = "EPOCH", conflicts_with = "ttl")]
+        expires: Option<u64>,
+        /// Lifetime of the issued signatures in seconds (never past the
+        /// viewer's own grant).
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<u64>,
+        /// How URIs are signed (default: wildcard).
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
         /// Pin the issued signatures to an IPv4 address or CIDR range.
         #[arg(long, value_name = "CIDR")]
         ip: Option<String>,
         /// Routing suffix that replaces a child playlist's `.m3u8` (empty: no rename).
-        #[arg(long, default_value = "._m3u8")]
-        suffix: String,
+        #[arg(long)]
+        suffix: Option<String>,
         /// Round --ttl expiries up to a multiple of this many seconds, so
-        /// output is identical within a bucket.
-        #[arg(long, value_name = "SECS", default_value_t = 60)]
-        bucket: u64,
+        /// output is identical within a bucket (default 60).
+        #[arg(long, value_name = "SECS")]
+        bucket: Option<u64>,
         /// Another host whose URIs are signed too (repeatable).
         #[arg(long = "extra-host", value_name = "HOST")]
         extra_hosts: Vec<String>,
+        /// Keep every issued Resource under the first N segments of --url's path.
+        #[arg(long, value_name = "N")]
+        confine_segments: Option<usize>,
+        /// A public key of the key group as KEY_PAIR_ID=PEM_FILE (repeatable),
+        /// for verifying the grant in --url.
+        #[arg(long = "public-key", value_name = "ID=FILE")]
+        public_keys: Vec<String>,
+        /// A JSON configuration file (merged over the compiled-in one).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         /// Sign as if the time were EPOCH (default: the system clock); with
         /// --ttl and --bucket this makes the output reproducible.
         #[arg(long, value_name = "EPOCH")]
@@ -125,8 +146,8 @@ enum Command {
     Invoke {
         /// The event JSON (see events/).
         event: PathBuf,
-        /// A JSON configuration file (same fields as the compiled-in one;
-        /// HLS_* environment variables still override it).
+        /// A JSON configuration file, merged over the compiled-in one
+        /// (HLS_* environment variables and the options here override it).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Serve origin playlists from this folder instead of fetching them.
@@ -138,6 +159,10 @@ enum Command {
         /// The CloudFront key pair id for --key.
         #[arg(long, value_name = "ID")]
         key_pair_id: Option<String>,
+        /// Another public key of the key group, as KEY_PAIR_ID=PEM_FILE
+        /// (repeatable): grants signed with it are accepted too.
+        #[arg(long = "public-key", value_name = "ID=FILE")]
+        public_keys: Vec<String>,
         /// Handle the event as if the time were EPOCH.
         #[arg(long, value_name = "EPOCH")]
         now: Option<u64>,
@@ -161,6 +186,10 @@ enum Command {
         /// The key pair id for --key.
         #[arg(long, value_name = "ID")]
         key_pair_id: Option<String>,
+        /// Another public key of the key group, as KEY_PAIR_ID=PEM_FILE
+        /// (repeatable).
+        #[arg(long = "public-key", value_name = "ID=FILE")]
+        public_keys: Vec<String>,
         /// hls.js for the development page.
         #[arg(
             long,
@@ -213,6 +242,14 @@ struct KeyArgs {
 }
 
 impl KeyArgs {
+    /// The public half of --key.
+    fn public_key(&self) -> Result<PublicKey, String> {
+        let pem = read_text(&self.key)?;
+        PrivateKey::from_pem(&pem)
+            .and_then(|key| key.public_key())
+            .map_err(|e| format!("{}: {e}", self.key.display()))
+    }
+
     fn url_signer(&self) -> Result<UrlSigner, String> {
         let pem = read_text(&self.key)?;
         let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{}: {e}", self.key.display()))?;
@@ -341,15 +378,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ip,
             cookies,
         } => {
-            let mut trusted = TrustedKeys::new();
-            for spec in &public_keys {
-                let (id, file) = spec
-                    .split_once('=')
-                    .ok_or_else(|| format!("--public-key `{spec}` is not ID=FILE"))?;
-                let key = PublicKey::from_pem(&read_text(Path::new(file))?)
-                    .map_err(|e| format!("{file}: {e}"))?;
-                trusted.insert(id, key);
-            }
+            let trusted = read_public_keys(&public_keys)?;
             let cookies: Vec<(String, String)> = cookies
                 .iter()
                 .flat_map(|c| parse_cookie_header(c))
@@ -357,7 +386,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let at = at.unwrap_or_else(now);
             return Ok(match verify_request(&url, &cookies, &trusted, at, ip) {
                 Ok(grant) => {
-                    let source = match grant.source {
+                    let source = match grant.source() {
                         GrantSource::Query => "signed URL",
                         GrantSource::Cookies => "signed cookies",
                     };
@@ -365,20 +394,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     println!("  source:      {source}");
                     println!(
                         "  policy:      {}",
-                        if grant.canned { "canned" } else { "custom" }
+                        if grant.canned() { "canned" } else { "custom" }
                     );
-                    println!("  key pair id: {}", grant.key_pair_id);
-                    println!("  hash:        {}", grant.hash);
-                    println!("  resource:    {}", grant.policy.resource());
+                    println!("  key pair id: {}", grant.key_pair_id());
+                    println!("  hash:        {}", grant.hash());
+                    println!("  resource:    {}", grant.policy().resource());
                     println!(
                         "  expires:     {} (in {} s)",
-                        grant.policy.expires(),
-                        grant.policy.expires().saturating_sub(at)
+                        grant.policy().expires(),
+                        grant.policy().expires().saturating_sub(at)
                     );
-                    if let Some(nb) = grant.policy.not_before() {
+                    if let Some(nb) = grant.policy().not_before() {
                         println!("  not before:  {nb}");
                     }
-                    if let Some(range) = grant.policy.ip_range() {
+                    if let Some(range) = grant.policy().ip_range() {
                         println!("  ip range:    {range}");
                     }
                     ExitCode::SUCCESS
@@ -393,34 +422,42 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Manifest {
             url,
             key,
-            expiry,
+            expires,
+            ttl,
             mode,
             ip,
             suffix,
             bucket,
             extra_hosts,
+            confine_segments,
+            public_keys,
+            config,
             now: at,
             input,
         } => {
-            let signer = key.url_signer()?;
-            let expiry = match (expiry.expires, expiry.ttl) {
-                (Some(at), _) => Expiry::At(at),
-                (None, ttl) => Expiry::Ttl {
-                    ttl: ttl.unwrap_or(0),
-                    bucket,
-                },
-            };
-            let ip_pinning = match ip {
-                Some(ip) => IpPinning::Range(ip.parse().map_err(|e| format!("--ip: {e}"))?),
-                None => IpPinning::Inherit,
-            };
-            let options = RewriteOptions {
-                mode,
-                expiry,
-                ip_pinning,
+            let flags = RawConfig {
+                mode: mode.map(|m| m.as_str().to_owned()),
+                ttl_seconds: ttl,
+                bucket_seconds: bucket,
                 suffix,
-                extra_hosts: extra_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                ip_pinning: ip,
+                extra_hosts: (!extra_hosts.is_empty()).then_some(extra_hosts),
+                confine_segments,
+                hash: key.hash.map(|h| h.to_string()),
+                ..RawConfig::default()
             };
+            let mut config = cli_config(
+                config.as_deref(),
+                Some((key.key.clone(), key.key_pair_id.clone())),
+                flags,
+            )?;
+            if let Some(expires) = expires {
+                config.rewrite.expiry = Expiry::At(expires);
+            }
+            let signer = key.url_signer()?;
+            let mut trusted = read_public_keys(&public_keys)?;
+            trusted.extend(&config.trusted_keys);
+            trusted.insert(&key.key_pair_id, key.public_key()?);
             let bytes = if input == "-" {
                 let mut bytes = Vec::new();
                 std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
@@ -435,27 +472,49 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     e.utf8_error().valid_up_to()
                 )
             })?;
-            // The viewer's own grant, when its URL carries one; the CLI trusts
-            // it as CloudFront would after checking it.
-            let grant = if UrlParts::split(&url).carries_signing_parameters() {
-                Some(read_grant(&url, &[]).map_err(|r| format!("--url: {r}"))?)
+            let at = at.unwrap_or_else(now);
+            // The viewer's grant, verified; without one, the key holder's
+            // own grant for --url, until the issued expiry.
+            let granted_url = if UrlParts::split(&url).carries_signing_parameters() {
+                url.clone()
             } else {
-                None
+                let until = match config.rewrite.expiry {
+                    Expiry::At(expires) => expires,
+                    Expiry::Ttl { ttl, bucket } => {
+                        hls_edge_signer::grant::round_up(at.saturating_add(ttl), bucket)
+                    }
+                };
+                signer
+                    .sign_url(&url, &Policy::canned(&url, until))
+                    .map_err(|e| format!("--url: {e}"))?
             };
+            let grant = verify_request(&granted_url, &[], &trusted, at, None)
+                .map_err(|r| format!("--url: the grant does not verify: {r}"))?;
             let viewer = Viewer {
                 url: &url,
-                grant: grant.as_ref(),
+                grant: &grant,
                 client_ip: None,
             };
-            let rewriter = Rewriter::new(signer, options, 4096);
+            let rewriter = Rewriter::new(signer, config.rewrite.clone(), 4096);
             let rewritten = rewriter
-                .rewrite(&playlist, &viewer, at.unwrap_or_else(now))
+                .rewrite(&playlist, &viewer, at)
                 .map_err(|e| format!("{input}: {e}"))?;
             print!("{}", rewritten.body);
             let stats = rewritten.stats;
             eprintln!(
-                "hls-sign: {} URIs, {} signed ({} propagated, {} renamed), {} untouched, {} signatures, expires {}",
-                stats.uris, stats.signed, stats.propagated, stats.renamed, stats.untouched, stats.signatures, rewritten.expires
+                "hls-sign: {} URIs, {} signed ({} propagated, {} renamed), {} untouched, {} unsigned{}, {} signatures, expires {}",
+                stats.uris,
+                stats.signed,
+                stats.propagated,
+                stats.renamed,
+                stats.untouched,
+                stats.unsigned,
+                stats
+                    .unsigned_reason
+                    .map(|r| format!(" ({})", r.as_str()))
+                    .unwrap_or_default(),
+                stats.signatures,
+                rewritten.expires
             );
         }
         Command::Invoke {
@@ -464,16 +523,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             origin_dir,
             key,
             key_pair_id,
+            public_keys,
             now: at,
         } => {
-            return invoke(
-                event,
-                config,
-                origin_dir,
-                key,
-                key_pair_id,
-                at.unwrap_or_else(now),
-            )
+            let flags = RawConfig {
+                trusted_keys: trusted_key_flags(&public_keys)?,
+                ..RawConfig::default()
+            };
+            let config = cli_config(config.as_deref(), key.zip(key_pair_id), flags)?;
+            return invoke(event, config, origin_dir, at.unwrap_or_else(now));
         }
         Command::Serve {
             listen,
@@ -481,9 +539,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             config,
             key,
             key_pair_id,
+            public_keys,
             hls_js,
             dev_ttl,
-        } => return serve(listen, origin, config, key, key_pair_id, hls_js, dev_ttl),
+        } => {
+            let http_origin = origin.starts_with("http://") || origin.starts_with("https://");
+            let flags = RawConfig {
+                origin: http_origin.then(|| origin.clone()),
+                trusted_keys: trusted_key_flags(&public_keys)?,
+                ..RawConfig::default()
+            };
+            let config = cli_config(config.as_deref(), key.zip(key_pair_id), flags)?;
+            return serve(listen, origin, config, hls_js, dev_ttl);
+        }
         Command::Keygen {
             algorithm,
             private_out,
@@ -516,51 +584,62 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The function's configuration for `invoke` and `serve`: a file (or the
-/// compiled-in JSON), then `HLS_*` variables, then the command's options.
-fn function_config(
-    file: Option<PathBuf>,
-    key: Option<PathBuf>,
-    key_pair_id: Option<String>,
-    origin: Option<String>,
-) -> Result<hls_edge_signer::config::Config, String> {
-    use hls_edge_signer::config::{read_file, RawConfig};
-    let mut raw = match &file {
-        Some(path) => read_file(path).map_err(|e| e.to_string())?,
-        None => {
-            RawConfig::from_json(hls_edge_signer::config::COMPILED_IN).map_err(|e| e.to_string())?
-        }
-    };
-    raw = raw.merge(RawConfig::from_env(|n| std::env::var(n).ok()).map_err(|e| e.to_string())?);
-    if let Some(key) = key {
-        raw.key.file = Some(key);
-        raw.key.secret_id = None;
-        raw.key_pair_id = key_pair_id;
+/// The configuration for `manifest`, `invoke` and `serve`: the function's
+/// own layers (compiled-in JSON, `file` or `HLS_CONFIG_FILE`, `HLS_*`
+/// variables), then the command's options, validated once.
+fn cli_config(
+    file: Option<&Path>,
+    key: Option<(PathBuf, String)>,
+    flags: RawConfig,
+) -> Result<Config, String> {
+    let mut builder = ConfigBuilder::compiled_in()
+        .and_then(|b| b.file(file))
+        .and_then(|b| b.environment(|n| std::env::var(n).ok()))
+        .map_err(|e| e.to_string())?;
+    if let Some((path, key_pair_id)) = key {
+        builder = builder.key_file(path, Some(key_pair_id));
     }
-    if origin.is_some() {
-        raw.origin = origin;
+    builder.layer(flags).build().map_err(|e| e.to_string())
+}
+
+/// `ID=FILE` public keys, as a key group.
+fn read_public_keys(specs: &[String]) -> Result<TrustedKeys, String> {
+    let mut trusted = TrustedKeys::new();
+    for spec in specs {
+        let (id, file) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--public-key `{spec}` is not ID=FILE"))?;
+        let key = PublicKey::from_pem(&read_text(Path::new(file))?)
+            .map_err(|e| format!("{file}: {e}"))?;
+        trusted.insert(id, key);
     }
-    raw.validate().map_err(|e| e.to_string())
+    Ok(trusted)
+}
+
+/// `--public-key ID=FILE` options as the `trusted_keys` config layer
+/// (each checked now, so a bad file is named here).
+fn trusted_key_flags(
+    specs: &[String],
+) -> Result<Option<std::collections::BTreeMap<String, String>>, String> {
+    read_public_keys(specs)?;
+    let keys: std::collections::BTreeMap<String, String> = specs
+        .iter()
+        .filter_map(|spec| spec.split_once('='))
+        .map(|(id, file)| (id.to_owned(), format!("@{file}")))
+        .collect();
+    Ok((!keys.is_empty()).then_some(keys))
 }
 
 /// `hls-sign serve`: the local CloudFront emulator.
 fn serve(
     listen: std::net::SocketAddr,
     origin: String,
-    config: Option<PathBuf>,
-    key: Option<PathBuf>,
-    key_pair_id: Option<String>,
+    function_config: Config,
     hls_js: PathBuf,
     dev_ttl: u64,
 ) -> Result<ExitCode, String> {
     use hls_edge_signer::emulator::{serve, Emulator, FolderOrigin, StaticOrigin};
     let http_origin = origin.starts_with("http://") || origin.starts_with("https://");
-    let function_config = function_config(
-        config,
-        key,
-        key_pair_id,
-        http_origin.then(|| origin.clone()),
-    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -593,7 +672,7 @@ fn serve(
             host: address.to_string(),
             hls_js: Some(hls_js),
             dev_ttl,
-            verified: hls_edge_signer::signed_url::VerifiedSignatures::new(4096),
+            verified: hls_edge_signer::verify::VerifiedSignatures::new(4096),
         };
         println!("listening on http://{address}");
         serve(listener, std::sync::Arc::new(emulator))
@@ -606,13 +685,10 @@ fn serve(
 /// `hls-sign invoke`: the same path as a Lambda invocation.
 fn invoke(
     event: PathBuf,
-    config: Option<PathBuf>,
+    config: Config,
     origin_dir: Option<PathBuf>,
-    key: Option<PathBuf>,
-    key_pair_id: Option<String>,
     now: u64,
 ) -> Result<ExitCode, String> {
-    let config = function_config(config, key, key_pair_id, None)?;
     let text = std::fs::read_to_string(&event).map_err(|e| format!("{}: {e}", event.display()))?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", event.display()))?;

@@ -9,9 +9,9 @@ use aws_lambda_events::event::lambda_function_urls::{
 use base64::Engine;
 
 use super::event::{CfHeader, CfHeaders, CfResponse, CfResult, CloudFrontEvent};
-use super::handler::{
-    Body, Handler, LogRecord, Outcome, PlaylistRequest, PlaylistResponse, Trigger,
-};
+use super::handler::Handler;
+use super::log::LogRecord;
+use super::request::{Body, Outcome, PlaylistRequest, PlaylistResponse, Trigger};
 
 /// Why an event could not be handled at all (Lambda reports it as an
 /// invocation error; CloudFront answers 502 / 503).
@@ -74,23 +74,32 @@ pub async fn handle_cloudfront(
         other => return Err(EventError::EventType(other.to_owned())),
     };
     let cf_request = record.cf.request;
+    let mut headers = http::HeaderMap::new();
+    for (name, values) in &cf_request.headers {
+        let Ok(name) = http::HeaderName::try_from(name.to_ascii_lowercase()) else {
+            continue;
+        };
+        for header in values {
+            if let Ok(value) = http::HeaderValue::try_from(header.value.as_str()) {
+                headers.append(name.clone(), value);
+            }
+        }
+    }
+    let method = http::Method::from_bytes(cf_request.method.as_bytes()).map_err(|_| {
+        EventError::Malformed {
+            kind: "CloudFront",
+            reason: "request method is not an HTTP token".to_owned(),
+        }
+    })?;
     let request = PlaylistRequest {
         trigger,
         request_id: config.request_id.clone(),
-        method: cf_request.method.clone(),
+        method,
         path: cf_request.uri.clone(),
         query: cf_request.querystring.clone(),
         host: Some(config.distribution_domain_name.clone()),
         client_ip: cf_request.client_ip.parse().ok(),
-        headers: cf_request
-            .headers
-            .iter()
-            .flat_map(|(name, values)| {
-                values
-                    .iter()
-                    .map(move |h| (name.to_ascii_lowercase(), h.value.clone()))
-            })
-            .collect(),
+        headers,
     };
     let (outcome, log) = handler.handle(&request, now).await;
     let result = match outcome {
@@ -102,13 +111,14 @@ pub async fn handle_cloudfront(
 
 fn to_cloudfront(response: PlaylistResponse) -> CfResponse {
     let mut headers = CfHeaders::new();
-    for (name, value) in response.headers {
+    for (name, value) in &response.headers {
+        let Ok(value) = value.to_str() else { continue };
         headers
-            .entry(name.to_ascii_lowercase())
+            .entry(name.as_str().to_owned())
             .or_default()
             .push(CfHeader {
-                key: Some(display_case(&name)),
-                value,
+                key: Some(display_case(name.as_str())),
+                value: value.to_owned(),
             });
     }
     let (body, body_encoding) = match response.body {
@@ -120,8 +130,12 @@ fn to_cloudfront(response: PlaylistResponse) -> CfResponse {
         ),
     };
     CfResponse {
-        status: response.status.to_string(),
-        status_description: reason_phrase(response.status).to_owned(),
+        status: response.status.as_u16().to_string(),
+        status_description: response
+            .status
+            .canonical_reason()
+            .unwrap_or_default()
+            .to_owned(),
         headers,
         body,
         body_encoding,
@@ -134,43 +148,34 @@ pub async fn handle_function_url(
     event: LambdaFunctionUrlRequest,
     now: u64,
 ) -> (LambdaFunctionUrlResponse, LogRecord) {
-    let mut headers: Vec<(String, String)> = event
-        .headers
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
+    let mut headers = event.headers.clone();
     if let Some(cookies) = &event.cookies {
         if !cookies.is_empty() {
-            headers.retain(|(n, _)| n != "cookie");
-            headers.push(("cookie".to_owned(), cookies.join("; ")));
+            headers.remove(http::header::COOKIE);
+            if let Ok(value) = http::HeaderValue::try_from(cookies.join("; ")) {
+                headers.insert(http::header::COOKIE, value);
+            }
         }
     }
     // Behind CloudFront the function URL's own source IP is CloudFront's;
-    // the viewer's comes in CloudFront-Viewer-Address (`ip:port`).
+    // the viewer's comes only in CloudFront-Viewer-Address (`ip:port`),
+    // which the origin request policy forwards. Without it the viewer's
+    // address is unknown (and an IP-restricted grant does not verify).
     let client_ip = headers
-        .iter()
-        .find(|(n, _)| n == "cloudfront-viewer-address")
-        .and_then(|(_, v)| viewer_address(v))
-        .or_else(|| {
-            event
-                .request_context
-                .http
-                .source_ip
-                .as_deref()?
-                .parse()
-                .ok()
-        });
+        .get("cloudfront-viewer-address")
+        .and_then(|v| v.to_str().ok())
+        .and_then(viewer_address);
+    let method = event
+        .request_context
+        .http
+        .method
+        .as_deref()
+        .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok())
+        .unwrap_or(http::Method::GET);
     let request = PlaylistRequest {
         trigger: Trigger::FunctionUrl,
         request_id: event.request_context.request_id.clone().unwrap_or_default(),
-        method: event
-            .request_context
-            .http
-            .method
-            .clone()
-            .unwrap_or_else(|| "GET".to_owned()),
+        method,
         path: event
             .raw_path
             .clone()
@@ -189,15 +194,8 @@ pub async fn handle_function_url(
         Outcome::PassThrough => unreachable_pass_through(),
     };
     let mut out = LambdaFunctionUrlResponse::default();
-    out.status_code = i64::from(response.status);
-    for (name, value) in response.headers {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::try_from(name.as_str()),
-            http::HeaderValue::try_from(value.as_str()),
-        ) {
-            out.headers.append(name, value);
-        }
-    }
+    out.status_code = i64::from(response.status.as_u16());
+    out.headers = response.headers;
     match response.body {
         Body::Empty => {}
         Body::Text(text) => out.body = Some(text),
@@ -213,8 +211,8 @@ pub async fn handle_function_url(
 /// for other paths); an empty 404 keeps this total anyway.
 fn unreachable_pass_through() -> PlaylistResponse {
     PlaylistResponse {
-        status: 404,
-        headers: Vec::new(),
+        status: http::StatusCode::NOT_FOUND,
+        headers: http::HeaderMap::new(),
         body: Body::Empty,
     }
 }
@@ -241,20 +239,6 @@ fn display_case(name: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        504 => "Gateway Timeout",
-        _ => "",
-    }
 }
 
 #[cfg(test)]

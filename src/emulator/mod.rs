@@ -35,9 +35,8 @@ use crate::edge::event::{
 use crate::edge::lambda::handle_cloudfront;
 use crate::edge::Handler;
 use crate::policy::Policy;
-use crate::signed_url::{
-    parse_cookie_header, percent_decode, verify_request_cached, UrlParts, VerifiedSignatures,
-};
+use crate::signed_url::UrlParts;
+use crate::verify::{parse_cookie_header, percent_decode, UnverifiedGrant, VerifiedSignatures};
 pub use static_origin::{FolderOrigin, StaticOrigin};
 
 /// The development page (plays the sample with hls.js).
@@ -149,7 +148,7 @@ impl Emulator {
             .find(|(name, _)| *name == "path")
             .map(|(_, value)| percent_decode(value))
             .unwrap_or_else(|| "/sample/index._m3u8".to_owned());
-        if crate::edge::handler::check_path(&path).is_err() {
+        if crate::paths::check_path(&path).is_err() {
             return (
                 response(400, "text/plain", "bad path\n"),
                 "bad path".to_owned(),
@@ -200,14 +199,9 @@ impl Emulator {
             Err(e) => return (response(500, "text/plain", "no key\n"), e.to_string()),
         };
         let client_ip: IpAddr = peer.ip();
-        let verdict = verify_request_cached(
-            &url,
-            &cookies,
-            &trusted.trusted,
-            now,
-            Some(client_ip),
-            Some(&self.verified),
-        );
+        let verdict = UnverifiedGrant::read(&url, &cookies).and_then(|claim| {
+            claim.verify(&trusted.trusted, now, Some(client_ip), Some(&self.verified))
+        });
         if let Err(rejection) = verdict {
             let reason = format!("{}: {}", rejection.code.as_str(), rejection.reason);
             return (response(403, "text/xml", rejection.xml_body()), reason);

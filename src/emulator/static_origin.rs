@@ -6,8 +6,8 @@ use http::Response;
 use http_body_util::Full;
 use hyper::body::Bytes;
 
-use crate::edge::handler::check_path;
 pub use crate::origin::FolderOrigin;
+use crate::paths::check_path;
 
 pub enum StaticOrigin {
     Dir(FolderOrigin),
@@ -132,7 +132,7 @@ fn serve_file(
 ) -> (HttpResponse, String) {
     // The same path checks as the function: nothing outside the folder.
     if let Err(reason) = check_path(path) {
-        return (plain(400, "bad path\n"), reason.to_owned());
+        return (plain(400, "bad path\n"), reason.to_string());
     }
     let Some(bytes) = folder.read(path.trim_start_matches('/')) else {
         return (

@@ -1,76 +1,40 @@
 //! The playlist rewriter: every URI a viewer will request becomes a signed one.
 //!
-//! Pure: the playlist, the URL the viewer fetched it from, the viewer's grant,
-//! the signer and the time go in; the rewritten playlist comes out. The
-//! scanner ([`super::scan`]) finds the byte range of every URI; the rewriter
-//! copies every other byte unchanged and, for each URI it may sign, keeps the
-//! reference as written (relative stays relative — bytes count under the
-//! 40 KB edge limit), renames a child playlist's final `.m3u8` to the routing
-//! suffix, and appends the signing parameters before any fragment.
+//! Pure: the playlist, the URL the viewer fetched it from, the viewer's
+//! verified grant, the signer and the time go in; the rewritten playlist
+//! comes out. The scanner ([`super::scan`]) finds the byte range of every
+//! URI; the rewriter copies every other byte unchanged and, for each URI it
+//! may sign, keeps the reference as written (relative stays relative — bytes
+//! count under the 40 KB edge limit), renames a child playlist's final
+//! `.m3u8` to the routing suffix, and appends the signing parameters before
+//! any fragment.
+//!
+//! What each grant covers is decided by [`crate::scope`]; the limits every
+//! grant shares (expiry, not-before, IP range) by [`crate::grant`], from the
+//! viewer's [`VerifiedGrant`] — there is no rewriting without one.
 //!
 //! Left byte for byte: `data:`, `skd:` and other non-HTTP URIs, URIs on hosts
 //! other than the distribution's (and the configured extra hosts), URIs using
 //! `{$variable}` substitution (their final form is only known to the player),
-//! and URIs that already carry CloudFront signing parameters.
+//! URIs that already carry CloudFront signing parameters, and URIs the scope
+//! rules refuse (counted, with the first reason, in the stats).
 
 use std::borrow::Cow;
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::grant::{Expiry, GrantError, IpPinning, IssueLimits, SignatureCache};
-use crate::hls::scan::{scan, ScanError};
+use crate::grant::{GrantError, IssueLimits, LimitOptions};
+use crate::hls::scan::{scan, Carrier, ScanError};
 use crate::policy::wildcard_match;
-use crate::signed_url::{Grant, UrlParts, UrlSigner};
+use crate::scope::{self, Confinement, Unsigned};
+use crate::signature_cache::SignatureCache;
+use crate::signed_url::{UrlParts, UrlSigner};
 use crate::signer::SignError;
 use crate::uri::{self, AbsoluteUrl, UriError};
+use crate::verify::VerifiedGrant;
 
-/// How URIs are signed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Mode {
-    /// One canned signature per URI (child playlists get a custom policy
-    /// ending in `*`, so LL-HLS reload parameters still validate).
-    Canned,
-    /// One custom policy per directory (`https://host/dir/*`), shared by
-    /// every URI under it.
-    #[default]
-    Wildcard,
-    /// Re-use the viewer's own custom policy when it covers a URI (no new
-    /// signature); otherwise as `wildcard`.
-    Propagate,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Canned => "canned",
-            Self::Wildcard => "wildcard",
-            Self::Propagate => "propagate",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Mode {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "canned" => Ok(Self::Canned),
-            "wildcard" => Ok(Self::Wildcard),
-            "propagate" => Ok(Self::Propagate),
-            _ => Err(format!(
-                "unknown mode `{text}` (canned, wildcard or propagate)"
-            )),
-        }
-    }
-}
+pub use crate::grant::{Expiry, IpPinning, Ipv6Viewers};
+pub use crate::scope::Mode;
 
 /// Settings that stay the same across requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,10 +42,13 @@ pub struct RewriteOptions {
     pub mode: Mode,
     pub expiry: Expiry,
     pub ip_pinning: IpPinning,
+    pub ipv6_viewers: Ipv6Viewers,
     /// Replaces a child playlist's `.m3u8`; empty means no rename.
     pub suffix: String,
     /// Hosts besides the viewer's own whose URIs are signed too (lowercase).
     pub extra_hosts: Vec<String>,
+    /// Keeps every issued Resource under a prefix of the requested path.
+    pub confinement: Option<Confinement>,
 }
 
 impl Default for RewriteOptions {
@@ -93,8 +60,20 @@ impl Default for RewriteOptions {
                 bucket: 60,
             },
             ip_pinning: IpPinning::Inherit,
+            ipv6_viewers: Ipv6Viewers::Refuse,
             suffix: "._m3u8".to_owned(),
             extra_hosts: Vec::new(),
+            confinement: None,
+        }
+    }
+}
+
+impl RewriteOptions {
+    fn limit_options(&self) -> LimitOptions {
+        LimitOptions {
+            expiry: self.expiry,
+            ip_pinning: self.ip_pinning,
+            ipv6_viewers: self.ipv6_viewers,
         }
     }
 }
@@ -104,8 +83,8 @@ impl Default for RewriteOptions {
 pub struct Viewer<'a> {
     /// The URL the viewer fetched, e.g. `https://dist/videos/index._m3u8?…`.
     pub url: &'a str,
-    /// The viewer's verified grant, if the request carried one.
-    pub grant: Option<&'a Grant>,
+    /// The viewer's grant, verified for that URL.
+    pub grant: &'a VerifiedGrant,
     pub client_ip: Option<IpAddr>,
 }
 
@@ -141,6 +120,10 @@ pub struct RewriteStats {
     pub renamed: usize,
     /// URIs left byte for byte (other hosts, data:, skd:, variables, pre-signed).
     pub untouched: usize,
+    /// URIs on a signable host that the scope rules refused to sign.
+    pub unsigned: usize,
+    /// The first such refusal's reason.
+    pub unsigned_reason: Option<Unsigned>,
     /// Signatures computed for this playlist.
     pub signatures: usize,
     /// Signatures found in the cache.
@@ -151,8 +134,10 @@ pub struct RewriteStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rewritten {
     pub body: String,
-    /// When the earliest issued signature expires (for `Cache-Control`).
+    /// When the issued signatures expire (for `Cache-Control`).
     pub expires: u64,
+    /// Whether the grants are pinned to the client's address.
+    pub pinned: bool,
     pub stats: RewriteStats,
 }
 
@@ -196,27 +181,29 @@ impl Rewriter {
         let base_text = UrlParts::split(viewer.url).without_signing_parameters();
         let base = AbsoluteUrl::parse(&base_text).map_err(RewriteError::ViewerUrl)?;
         let limits = IssueLimits::compute(
-            self.options.expiry,
-            self.options.ip_pinning,
+            self.options.limit_options(),
             viewer.grant,
             viewer.client_ip,
             now,
         )?;
         let base_origin = format!("{}://{}", base.scheme(), base.authority());
+        // The base directory is checked once; plain relative references
+        // below it then only need their own text checked.
+        let base_directory_safe = crate::paths::check_path(base.directory()).is_ok();
         let mut job = Job {
             rewriter: self,
             base: &base,
+            base_directory_safe,
             limits,
-            viewer_params: viewer
-                .grant
-                .filter(|g| self.options.mode == Mode::Propagate && !g.canned)
-                .map(|g| (g, Arc::from(g.params.to_query()))),
+            confinement: self.options.confinement.map(|c| c.prefix(base.path())),
+            viewer_params: (self.options.mode == Mode::Propagate && !viewer.grant.canned())
+                .then(|| (viewer.grant, Arc::from(viewer.grant.params().to_query()))),
             base_origin: &base_origin,
             stats: RewriteStats {
                 uris: uris.len(),
                 ..RewriteStats::default()
             },
-            last_directory: None,
+            last: None,
         };
         let mut body = String::with_capacity(playlist.len() + uris.len() * 200);
         let mut copied = 0;
@@ -224,28 +211,32 @@ impl Rewriter {
             let reference = &playlist[found.range.clone()];
             body.push_str(&playlist[copied..found.range.start]);
             copied = found.range.end;
-            match job.sign_reference(reference) {
+            match job.sign_reference(reference, found.carrier) {
                 Ok(Some(signed)) => signed.write_to(reference, &mut body),
                 Ok(None) => {
                     job.stats.untouched += 1;
                     body.push_str(reference);
                 }
-                Err(reason) => {
-                    return Err(match reason {
-                        SignRefError::Uri(reason) => RewriteError::BadUri {
-                            line: found.line,
-                            uri: reference.to_owned(),
-                            reason,
-                        },
-                        SignRefError::Sign(e) => RewriteError::Sign(e),
+                Err(SignRefError::Unsigned(reason)) => {
+                    job.stats.unsigned += 1;
+                    job.stats.unsigned_reason.get_or_insert(reason);
+                    body.push_str(reference);
+                }
+                Err(SignRefError::Uri(reason)) => {
+                    return Err(RewriteError::BadUri {
+                        line: found.line,
+                        uri: reference.chars().take(200).collect(),
+                        reason,
                     })
                 }
+                Err(SignRefError::Sign(e)) => return Err(RewriteError::Sign(e)),
             }
         }
         body.push_str(&playlist[copied..]);
         Ok(Rewritten {
             body,
             expires: limits.expires,
+            pinned: limits.pinned,
             stats: job.stats,
         })
     }
@@ -255,27 +246,36 @@ impl Rewriter {
 struct Job<'a> {
     rewriter: &'a Rewriter,
     base: &'a AbsoluteUrl,
+    base_directory_safe: bool,
     limits: IssueLimits,
+    /// The confinement prefix for this request, when configured.
+    confinement: Option<String>,
     /// The viewer's custom grant and its parameters in query form, when
     /// there is one to propagate.
-    viewer_params: Option<(&'a Grant, Arc<str>)>,
+    viewer_params: Option<(&'a VerifiedGrant, Arc<str>)>,
     /// `scheme://authority` of the viewer URL.
     base_origin: &'a str,
     stats: RewriteStats,
-    /// Wildcard mode: the last directory signed and its parameters. Segments
-    /// of one playlist share a directory, so this skips the cache lookup for
-    /// nearly every URI.
-    last_directory: Option<(String, Arc<str>)>,
+    /// The last Resource signed and its parameters: a run of segments shares
+    /// one, so this skips the cache lookup for nearly every URI.
+    last: Option<(String, Arc<str>)>,
 }
 
 enum SignRefError {
     Uri(UriError),
     Sign(SignError),
+    Unsigned(Unsigned),
 }
 
 impl From<SignError> for SignRefError {
     fn from(e: SignError) -> Self {
         Self::Sign(e)
+    }
+}
+
+impl From<Unsigned> for SignRefError {
+    fn from(e: Unsigned) -> Self {
+        Self::Unsigned(e)
     }
 }
 
@@ -293,12 +293,12 @@ impl SignedReference<'_> {
     /// query, to `out`; the fragment (if any) stays last.
     fn write_to(&self, reference: &str, out: &mut String) {
         let (path, rest) = reference.split_at(self.path_len);
-        match self.rename {
-            Some(suffix) => {
-                out.push_str(&path[..path.len() - M3U8.len()]);
+        match (self.rename, path.len().checked_sub(M3U8.len())) {
+            (Some(suffix), Some(stem)) if path.is_char_boundary(stem) => {
+                out.push_str(&path[..stem]);
                 out.push_str(suffix);
             }
-            None => out.push_str(path),
+            _ => out.push_str(path),
         }
         let (query, fragment) = rest.split_at(rest.find('#').unwrap_or(rest.len()));
         out.push_str(query);
@@ -322,6 +322,19 @@ fn ends_with_m3u8(path: &str) -> bool {
         && path.as_bytes()[path.len() - M3U8.len()..].eq_ignore_ascii_case(M3U8.as_bytes())
 }
 
+/// Whether a carrier names a media segment or part: the URIs that come in
+/// runs and share a pattern.
+fn is_segment(carrier: Carrier) -> bool {
+    matches!(
+        carrier,
+        Carrier::Segment
+            | Carrier::Attribute {
+                tag: "EXT-X-PART" | "EXT-X-PRELOAD-HINT",
+                ..
+            }
+    )
+}
+
 /// Query appended by LL-HLS players when reloading a child playlist; a
 /// signature on a child playlist must still cover it.
 const LL_HLS_RELOAD: &str = "_HLS_msn=1&_HLS_part=0&_HLS_skip=YES";
@@ -331,20 +344,29 @@ impl<'a> Job<'a> {
     fn sign_reference(
         &mut self,
         reference: &str,
+        carrier: Carrier,
     ) -> Result<Option<SignedReference<'a>>, SignRefError> {
         if reference.contains("{$") {
             return Ok(None);
         }
         // Where the reference points, as origin (`scheme://authority`), path
         // and query. Plain relative paths — nearly every segment — resolve
-        // by concatenation and need none of the checks below.
+        // by concatenation.
         let resolved;
         let (origin, path, query): (Cow<'_, str>, Cow<'_, str>, Option<&str>) =
             if uri::is_plain_relative_path(reference) {
+                if reference.contains('*') {
+                    return Err(Unsigned::WildcardCharacter.into());
+                }
                 let directory = self.base.directory();
                 let mut path = String::with_capacity(directory.len() + reference.len());
                 path.push_str(directory);
                 path.push_str(reference);
+                if !self.base_directory_safe {
+                    crate::paths::check_path(&path).map_err(Unsigned::UnsafePath)?;
+                } else {
+                    check_relative(reference)?;
+                }
                 (Cow::Borrowed(self.base_origin), Cow::Owned(path), None)
             } else {
                 if let Some(scheme) = uri::scheme_of(reference) {
@@ -359,25 +381,36 @@ impl<'a> Job<'a> {
                 if UrlParts::split(reference).carries_signing_parameters() {
                     return Ok(None);
                 }
+                if uri::climbs_above_root(self.base, reference) {
+                    return Err(Unsigned::ClimbsAboveRoot.into());
+                }
                 let origin = format!("{}://{}", resolved.scheme(), resolved.authority());
+                scope::check_target(&origin, resolved.path(), resolved.query())?;
                 (
                     Cow::Owned(origin),
                     Cow::Borrowed(resolved.path()),
                     resolved.query(),
                 )
             };
+        if let Some(prefix) = &self.confinement {
+            if origin != self.base_origin || !scope::within(prefix, &path) {
+                return Err(Unsigned::OutsideConfinement.into());
+            }
+        }
         let path_len = reference.find(['?', '#']).unwrap_or(reference.len());
         let options = &self.rewriter.options;
-        let rename = (!options.suffix.is_empty() && ends_with_m3u8(&reference[..path_len]))
-            .then_some(options.suffix.as_str());
         let child_playlist = ends_with_m3u8(&path);
+        let rename = (!options.suffix.is_empty()
+            && child_playlist
+            && ends_with_m3u8(&reference[..path_len]))
+        .then_some(options.suffix.as_str());
         let path = match rename {
             Some(suffix) => Cow::Owned(format!("{}{suffix}", &path[..path.len() - M3U8.len()])),
             None => path,
         };
         // The URL as CloudFront will match it: signing parameters removed,
         // empty query pairs (`a=1&&b=2`, a trailing `&`) dropped.
-        let target_url = || {
+        let target_url = {
             let mut url = format!("{origin}{path}");
             if let Some(query) = query {
                 url.push('?');
@@ -385,19 +418,19 @@ impl<'a> Job<'a> {
             }
             UrlParts::split(&url).without_signing_parameters()
         };
-        let params = match options.mode {
-            Mode::Propagate => match self.propagated(&target_url(), child_playlist) {
-                Some(params) => {
-                    self.stats.propagated += 1;
-                    params
-                }
-                None => self.wildcard(&origin, &path)?,
-            },
-            Mode::Wildcard => self.wildcard(&origin, &path)?,
-            Mode::Canned if child_playlist => self.signed(&format!("{}*", target_url()), false)?,
-            Mode::Canned => {
-                let canned = self.limits.ip_range.is_none();
-                self.signed(&target_url(), canned)?
+        let propagated = match options.mode {
+            Mode::Propagate => self.propagated(&target_url, child_playlist),
+            _ => None,
+        };
+        let params = match propagated {
+            Some(params) => {
+                self.stats.propagated += 1;
+                params
+            }
+            None => {
+                let (resource, canned) =
+                    self.resource(&origin, &path, &target_url, child_playlist, carrier);
+                self.signed(resource, canned)?
             }
         };
         self.stats.signed += 1;
@@ -407,6 +440,35 @@ impl<'a> Job<'a> {
             rename,
             params,
         }))
+    }
+
+    /// The Resource to grant for a target, and whether the canned form
+    /// applies (exactly the URL, no condition but the expiry).
+    fn resource(
+        &self,
+        origin: &str,
+        path: &str,
+        target_url: &str,
+        child_playlist: bool,
+        carrier: Carrier,
+    ) -> (String, bool) {
+        let mode = self.rewriter.options.mode;
+        let split = path.rfind('/').map_or(0, |i| i + 1);
+        let (directory, name) = path.split_at(split);
+        if mode == Mode::Directory {
+            return (format!("{origin}{directory}*"), false);
+        }
+        if child_playlist {
+            // LL-HLS players append `_HLS_msn`, `_HLS_part`, `_HLS_skip`.
+            return (format!("{target_url}*"), false);
+        }
+        let exact_is_target = target_url.len() == origin.len() + path.len();
+        if mode != Mode::Canned && is_segment(carrier) && exact_is_target {
+            if let Some(pattern) = scope::digit_pattern(name) {
+                return (format!("{origin}{directory}{pattern}"), false);
+            }
+        }
+        (target_url.to_owned(), self.limits.allows_canned())
     }
 
     /// Whether URIs on `target`'s host may be signed: the viewer's own origin
@@ -425,7 +487,7 @@ impl<'a> Job<'a> {
     /// (including LL-HLS reload queries for child playlists).
     fn propagated(&self, target_url: &str, child_playlist: bool) -> Option<Arc<str>> {
         let (grant, params) = self.viewer_params.as_ref()?;
-        let resource = grant.policy.resource();
+        let resource = grant.policy().resource();
         if !wildcard_match(resource, target_url) {
             return None;
         }
@@ -439,27 +501,15 @@ impl<'a> Job<'a> {
         Some(params.clone())
     }
 
-    /// The shared parameters of the target's directory (`origin/dir/*`).
-    fn wildcard(&mut self, origin: &str, path: &str) -> Result<Arc<str>, SignError> {
-        let directory = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-        if let Some((last, params)) = &self.last_directory {
-            if last.len() == origin.len() + directory.len()
-                && last.starts_with(origin)
-                && last.ends_with(directory)
-            {
+    /// Parameters for a grant on `resource` under this request's limits.
+    fn signed(&mut self, resource: String, canned: bool) -> Result<Arc<str>, SignError> {
+        if let Some((last, params)) = &self.last {
+            if *last == resource && !canned {
                 self.stats.cache_hits += 1;
                 return Ok(params.clone());
             }
         }
-        let resource = format!("{origin}{directory}*");
-        let params = self.signed(&resource, false)?;
-        self.last_directory = Some((resource[..resource.len() - 1].to_owned(), params.clone()));
-        Ok(params)
-    }
-
-    /// Parameters for a policy on `resource` under this request's limits.
-    fn signed(&mut self, resource: &str, canned: bool) -> Result<Arc<str>, SignError> {
-        let policy = self.limits.policy(resource);
+        let policy = self.limits.policy(&resource);
         let (params, hit) =
             self.rewriter
                 .cache
@@ -469,6 +519,27 @@ impl<'a> Job<'a> {
         } else {
             self.stats.signatures += 1;
         }
+        if !canned {
+            self.last = Some((resource, params.clone()));
+        }
         Ok(params)
     }
+}
+
+/// Checks a plain relative reference (no dot segments, no `?`, `#` or
+/// scheme) appended to an already-checked directory: what is left to refuse
+/// is what an origin could still decode into a delimiter or dot segment.
+fn check_relative(reference: &str) -> Result<(), Unsigned> {
+    let bytes = reference.as_bytes();
+    let simple = bytes
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'~'))
+        && !reference.contains("//")
+        && !reference
+            .split('/')
+            .any(|segment| !segment.is_empty() && segment.bytes().all(|b| b == b'.'));
+    if simple {
+        return Ok(());
+    }
+    crate::paths::check_path(&format!("/{reference}")).map_err(Unsigned::UnsafePath)
 }

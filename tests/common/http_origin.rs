@@ -2,10 +2,11 @@
 //! route behaves like one kind of origin (healthy, missing, failing, slow,
 //! oversized, redirecting, revalidating).
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub struct HttpOrigin {
@@ -13,6 +14,17 @@ pub struct HttpOrigin {
     /// Requests served, per route kind, for cache assertions.
     pub hits: Arc<AtomicUsize>,
     pub not_modified: Arc<AtomicUsize>,
+    /// Every request target (path and query) received, in order.
+    pub targets: Arc<Mutex<Vec<String>>>,
+    /// Playlists registered by a test: path → body (served 200, max-age=30).
+    pub bodies: Arc<Mutex<HashMap<String, String>>>,
+}
+
+struct Shared {
+    hits: Arc<AtomicUsize>,
+    not_modified: Arc<AtomicUsize>,
+    targets: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<HashMap<String, String>>>,
 }
 
 pub const PLAYLIST: &str =
@@ -22,24 +34,55 @@ impl HttpOrigin {
     pub fn start() -> HttpOrigin {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let hits = Arc::new(AtomicUsize::new(0));
-        let not_modified = Arc::new(AtomicUsize::new(0));
-        let (h, n) = (hits.clone(), not_modified.clone());
+        let origin = HttpOrigin {
+            base,
+            hits: Arc::default(),
+            not_modified: Arc::default(),
+            targets: Arc::default(),
+            bodies: Arc::default(),
+        };
+        let (hits, not_modified, targets, bodies) = (
+            origin.hits.clone(),
+            origin.not_modified.clone(),
+            origin.targets.clone(),
+            origin.bodies.clone(),
+        );
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (h, n) = (h.clone(), n.clone());
-                std::thread::spawn(move || serve(stream, &h, &n));
+                let shared = Shared {
+                    hits: hits.clone(),
+                    not_modified: not_modified.clone(),
+                    targets: targets.clone(),
+                    bodies: bodies.clone(),
+                };
+                std::thread::spawn(move || serve(stream, &shared));
             }
         });
-        HttpOrigin {
-            base,
-            hits,
-            not_modified,
-        }
+        origin
+    }
+
+    /// Serves `body` at `path` from now on.
+    pub fn serve_body(&self, path: &str, body: &str) {
+        self.bodies
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), body.to_owned());
+    }
+
+    /// Requests received so far for paths starting with `prefix`.
+    pub fn requests_for(&self, prefix: &str) -> Vec<String> {
+        self.targets
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| t.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }
 
-fn serve(mut stream: TcpStream, hits: &AtomicUsize, not_modified: &AtomicUsize) {
+fn serve(mut stream: TcpStream, shared: &Shared) {
+    let (hits, not_modified) = (&shared.hits, &shared.not_modified);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
@@ -59,7 +102,10 @@ fn serve(mut stream: TcpStream, hits: &AtomicUsize, not_modified: &AtomicUsize) 
     }
     let target = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
     let path = target.split('?').next().unwrap_or("/");
+    let query = target.split_once('?').map_or("", |(_, q)| q);
     hits.fetch_add(1, Ordering::SeqCst);
+    shared.targets.lock().unwrap().push(target.clone());
+    let registered = shared.bodies.lock().unwrap().get(path).cloned();
     let respond = |stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]| {
         let head = format!(
             "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n",
@@ -69,6 +115,40 @@ fn serve(mut stream: TcpStream, hits: &AtomicUsize, not_modified: &AtomicUsize) 
         let _ = stream.write_all(body);
     };
     match path {
+        _ if registered.is_some() => respond(
+            &mut stream,
+            "200 OK",
+            "content-type: application/vnd.apple.mpegurl\r\ncache-control: max-age=30\r\n",
+            registered.unwrap_or_default().as_bytes(),
+        ),
+        // A private playlist: only the holder of `token=alice` may read it.
+        p if p.starts_with("/token/") => {
+            if query.split('&').any(|pair| pair == "token=alice") {
+                respond(
+                    &mut stream,
+                    "200 OK",
+                    "cache-control: max-age=30\r\n",
+                    b"#EXTM3U\n#EXTINF:4.0,\nalice-private-0.ts\n",
+                )
+            } else {
+                respond(&mut stream, "403 Forbidden", "", b"no")
+            }
+        }
+        // A live playlist whose body depends on the LL-HLS delivery directive.
+        p if p.starts_with("/live-msn/") => {
+            let msn = query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("_HLS_msn="))
+                .unwrap_or("0");
+            let body =
+                format!("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:{msn}\n#EXTINF:4.0,\nseg-{msn}.ts\n");
+            respond(
+                &mut stream,
+                "200 OK",
+                "cache-control: max-age=30\r\n",
+                body.as_bytes(),
+            )
+        }
         p if p.starts_with("/ok/") => respond(
             &mut stream,
             "200 OK",

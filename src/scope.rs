@@ -1,0 +1,233 @@
+//! What an issued grant may cover: the Resource the rewriter writes for a
+//! URI a playlist lists, and the URIs it refuses to sign (DESIGN §5.4).
+//!
+//! The function holds a key the whole distribution trusts, so a Resource is
+//! a grant over everything it matches. The rules:
+//!
+//! * **Exact by default.** A key, an init map, a child playlist, session
+//!   data, an interstitial: each gets a grant for exactly its own URL (a
+//!   child playlist's ends in `*` so LL-HLS players may add `_HLS_msn` and
+//!   friends to its query).
+//! * **Runs of segments share a pattern.** A media segment or part
+//!   (`seg-00042.ts`) is granted as its name with its sequence number (the
+//!   last run of digits before the extension) replaced by as many `?`
+//!   (`seg-?????.ts`): one signature covers the whole run, and —
+//!   because the pattern is a function of the URI alone — a live segment's
+//!   URI stays identical across reloads. The pattern's own members are the
+//!   URLs that differ from the segment's only in those positions (each `?`
+//!   one character); nothing of another prefix, length or extension.
+//! * **`directory` is opt-in.** `https://host/dir/*` (every file under the
+//!   directory, and deeper) only when configured.
+//! * **Characters from a URI are never wildcards.** CloudFront reads `*` and
+//!   `?` in a Resource as wildcards and offers no escape, so a URI holding
+//!   `*`, or a `?` inside its query, is left unsigned. The `?` that starts a
+//!   query cannot be avoided: a grant for `a.ts?x=1` also matches `a.ts` +
+//!   any one character + `x=1` (CloudFront's syntax; canned grants included,
+//!   since a canned statement can be replayed as a custom policy).
+//! * **Paths stay in their tree.** A URI whose path an origin could read as
+//!   leaving its directory ([`crate::paths`]), or that climbs above the root
+//!   with more `..` than it has directories, is left unsigned.
+//! * **Optional confinement.** For platforms whose playlists come from users,
+//!   [`Confinement`] keeps every issued Resource under a prefix of the
+//!   requested path (its first N segments); outside it, nothing is signed.
+//!
+//! A URI left unsigned is written back unchanged (the player gets
+//! CloudFront's 403 for it) and counted with its reason in the log.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::paths::{check_path, PathError};
+
+/// How URIs are signed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Mode {
+    /// One canned signature per URI (a custom one where the limits need
+    /// conditions, or for a child playlist).
+    Canned,
+    /// Exact grants, except runs of segments, which share one pattern per
+    /// name shape (`seg-?????.ts`).
+    #[default]
+    Wildcard,
+    /// One grant per directory (`https://host/dir/*`): opt-in, it also covers
+    /// every other file under the directory.
+    Directory,
+    /// Re-use the viewer's own custom policy when it covers a URI (no new
+    /// signature); otherwise as `wildcard`.
+    Propagate,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Canned => "canned",
+            Self::Wildcard => "wildcard",
+            Self::Directory => "directory",
+            Self::Propagate => "propagate",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "canned" => Ok(Self::Canned),
+            "wildcard" => Ok(Self::Wildcard),
+            "directory" => Ok(Self::Directory),
+            "propagate" => Ok(Self::Propagate),
+            _ => Err(format!(
+                "unknown mode `{text}` (canned, wildcard, directory or propagate)"
+            )),
+        }
+    }
+}
+
+/// Why a URI the playlist lists was left unsigned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsigned {
+    /// `*` anywhere, or `?` inside the query: it would act as a wildcard.
+    WildcardCharacter,
+    /// More `..` than directories above the playlist.
+    ClimbsAboveRoot,
+    /// A path an origin could read as leaving its directory.
+    UnsafePath(PathError),
+    /// Outside the configured confinement prefix.
+    OutsideConfinement,
+}
+
+impl Unsigned {
+    /// A short reason for the log record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WildcardCharacter => "URI holds * or a ? inside its query",
+            Self::ClimbsAboveRoot => "URI climbs above the root with ..",
+            Self::UnsafePath(_) => "URI path holds a dot segment or encoded delimiter",
+            Self::OutsideConfinement => "URI is outside the confinement prefix",
+        }
+    }
+}
+
+/// Checks a resolved target (`scheme://authority`, path, optional query)
+/// before anything is signed for it.
+pub fn check_target(origin: &str, path: &str, query: Option<&str>) -> Result<(), Unsigned> {
+    if origin.contains(['*', '?']) || path.contains(['*', '?']) {
+        return Err(Unsigned::WildcardCharacter);
+    }
+    if query.is_some_and(|q| q.contains(['*', '?'])) {
+        return Err(Unsigned::WildcardCharacter);
+    }
+    check_path(path).map_err(Unsigned::UnsafePath)
+}
+
+/// Keeps issued Resources under a prefix of the requested path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Confinement {
+    /// How many leading path segments of the request form the prefix
+    /// (`2`: a request for `/u/alice/v1/index._m3u8` confines to `/u/alice/`).
+    pub segments: usize,
+}
+
+impl Confinement {
+    /// The prefix for a request path: its first `segments` directories, or
+    /// its own directory when it has fewer.
+    pub fn prefix(&self, request_path: &str) -> String {
+        let directory = &request_path[..request_path.rfind('/').map_or(0, |i| i + 1)];
+        let mut end = 0;
+        for _ in 0..self.segments {
+            match directory[end + 1..].find('/') {
+                Some(i) => end += i + 1,
+                None => break,
+            }
+        }
+        directory[..end + 1].to_owned()
+    }
+}
+
+/// Whether `path` lies under `prefix` (a directory ending in `/`).
+pub fn within(prefix: &str, path: &str) -> bool {
+    path.starts_with(prefix)
+}
+
+/// The pattern a segment's file name is granted as: the last run of ASCII
+/// digits before the extension — the sequence number — becomes as many `?`
+/// (each exactly one character). `None` when the name has no such run (it
+/// is then granted exactly). The extension and every other character stay
+/// literal, so `seg-00042.ts` covers `seg-00000.ts` … `seg-99999.ts` in its
+/// directory and nothing of another length, prefix or extension.
+///
+/// ```
+/// use hls_edge_signer::scope::digit_pattern;
+/// assert_eq!(digit_pattern("seg-00042.ts").as_deref(), Some("seg-?????.ts"));
+/// assert_eq!(digit_pattern("v1080p_007.m4s").as_deref(), Some("v1080p_???.m4s"));
+/// assert_eq!(digit_pattern("main.mp4"), None);
+/// ```
+pub fn digit_pattern(name: &str) -> Option<String> {
+    let stem_end = name.rfind('.').unwrap_or(name.len());
+    let stem = &name.as_bytes()[..stem_end];
+    let run_end = stem.iter().rposition(u8::is_ascii_digit)? + 1;
+    let run_start = stem[..run_end]
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let mut pattern = String::with_capacity(name.len());
+    pattern.push_str(&name[..run_start]);
+    pattern.push_str(&"?".repeat(run_end - run_start));
+    pattern.push_str(&name[run_end..]);
+    Some(pattern)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confinement_prefixes() {
+        let two = Confinement { segments: 2 };
+        assert_eq!(two.prefix("/u/alice/v1/index._m3u8"), "/u/alice/");
+        assert_eq!(two.prefix("/u/index._m3u8"), "/u/");
+        assert_eq!(two.prefix("/index._m3u8"), "/");
+        assert_eq!(Confinement { segments: 0 }.prefix("/u/a/i._m3u8"), "/");
+        assert!(within("/u/alice/", "/u/alice/v2/seg.ts"));
+        assert!(!within("/u/alice/", "/u/alice2/seg.ts"));
+        assert!(!within("/u/alice/", "/u/bob/seg.ts"));
+    }
+
+    #[test]
+    fn wildcard_characters_are_refused() {
+        assert_eq!(
+            check_target("https://h", "/u/*/seg.ts", None),
+            Err(Unsigned::WildcardCharacter)
+        );
+        assert_eq!(
+            check_target("https://h", "/u/seg.ts", Some("a=?")),
+            Err(Unsigned::WildcardCharacter)
+        );
+        assert_eq!(
+            check_target("https://h", "/u/seg.ts", Some("a=*")),
+            Err(Unsigned::WildcardCharacter)
+        );
+        assert_eq!(check_target("https://h", "/u/seg.ts", Some("a=1")), Ok(()));
+        assert!(matches!(
+            check_target("https://h", "/u/..;/seg.ts", None),
+            Err(Unsigned::UnsafePath(_))
+        ));
+    }
+
+    #[test]
+    fn patterns() {
+        assert_eq!(digit_pattern("a1b22.m4s").as_deref(), Some("a1b??.m4s"));
+        assert_eq!(digit_pattern("init.mp4"), None);
+        assert_eq!(digit_pattern("x.ts"), None);
+        assert_eq!(digit_pattern("123").as_deref(), Some("???"));
+        assert_eq!(digit_pattern("7.ts").as_deref(), Some("?.ts"));
+        assert_eq!(digit_pattern("a.b1.ts").as_deref(), Some("a.b?.ts"));
+    }
+}
