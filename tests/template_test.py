@@ -40,19 +40,25 @@ DISTRIBUTION_ARN = {
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 GRANT_HEADER = "x-hls-viewer-grant"
+COOKIE_HEADER = "x-hls-viewer-cookies"
 HOST_HEADER = "x-hls-viewer-host"
 SIGNING_PARAMS = ["Expires", "Policy", "Signature", "Key-Pair-Id", "Hash-Algorithm"]
 ENV_NAMES = [
     "HLS_SECRET_ID",
     "HLS_SECRET_REGION",
     "HLS_KEY_PAIR_ID",
+    "HLS_TRUSTED_KEYS",
     "HLS_MODE",
+    "HLS_IP_PINNING",
+    "HLS_IPV6_VIEWERS",
+    "HLS_CONFINE_SEGMENTS",
     "HLS_TTL",
     "HLS_BUCKET",
     "HLS_SUFFIX",
     "HLS_HASH",
     "HLS_CORS_ORIGINS",
     "HLS_GRANT_HEADER",
+    "HLS_GRANT_COOKIE_HEADER",
     "HLS_HOST_HEADER",
 ]
 
@@ -326,7 +332,7 @@ class DistributionTest(TemplateCase):
         headers = policy["HeadersConfig"]
         self.assertEqual(headers["HeaderBehavior"], "whitelist")
         forwarded = {h.lower() for h in headers["Headers"]}
-        for needed in (GRANT_HEADER, HOST_HEADER, "cloudfront-viewer-address"):
+        for needed in (GRANT_HEADER, COOKIE_HEADER, HOST_HEADER, "cloudfront-viewer-address"):
             self.assertIn(needed, forwarded, f"the function needs the {needed} header")
         self.assertNotIn("host", forwarded, "the viewer's Host would misroute the function URL request")
         self.assertEqual(policy["QueryStringsConfig"]["QueryStringBehavior"], "all")
@@ -442,13 +448,42 @@ class FunctionTest(TemplateCase):
         principals = {v["Properties"]["Principal"] for v in out.values() if v["Type"] == "AWS::Lambda::Permission"}
         self.assertEqual(principals, {"cloudfront.amazonaws.com"}, "the transform added a permission")
 
+    def test_the_function_trusts_every_key_of_the_key_group(self):
+        env = self.function_env()
+        self.assertEqual(
+            env["HLS_TRUSTED_KEYS"],
+            {
+                "Fn::Join": [
+                    ",",
+                    [
+                        {"Fn::If": ["HasKeyA", {"Fn::Sub": "${PublicKey}=${PublicKeyPem}"}, ""]},
+                        {"Fn::If": ["HasKeyB", {"Fn::Sub": "${PublicKeyB}=${PublicKeyPemB}"}, ""]},
+                    ],
+                ]
+            },
+            "a grant signed with either slot's key must verify during a rotation",
+        )
+        group = self.resource("KeyGroup", "AWS::CloudFront::KeyGroup")["KeyGroupConfig"]["Items"]
+        self.assertEqual(
+            group,
+            [
+                {"Fn::If": ["HasKeyA", ref("PublicKey"), ref("AWS::NoValue")]},
+                {"Fn::If": ["HasKeyB", ref("PublicKeyB"), ref("AWS::NoValue")]},
+            ],
+        )
+
     def test_environment_names_the_handler_reads(self):
         env = self.function_env()
         self.assertEqual(sorted(env), sorted(ENV_NAMES))
         self.assertEqual(env["HLS_GRANT_HEADER"], GRANT_HEADER)
+        self.assertEqual(env["HLS_GRANT_COOKIE_HEADER"], COOKIE_HEADER)
         self.assertEqual(env["HLS_HOST_HEADER"], HOST_HEADER)
         self.assertEqual(env["HLS_KEY_PAIR_ID"], {"Fn::If": ["UseKeyB", ref("PublicKeyB"), ref("PublicKey")]})
-        self.assertEqual(self.t["Parameters"]["SigningMode"]["AllowedValues"], ["canned", "wildcard", "propagate"])
+        self.assertEqual(
+            self.t["Parameters"]["SigningMode"]["AllowedValues"], ["canned", "wildcard", "directory", "propagate"]
+        )
+        self.assertEqual(self.t["Parameters"]["Ipv6Viewers"]["Default"], "refuse", "never silently unpinned")
+        self.assertEqual(self.t["Parameters"]["IpPinning"]["Default"], "inherit")
         self.assertEqual(self.t["Parameters"]["SigningMode"]["Default"], "wildcard")
         self.assertEqual(self.t["Parameters"]["HashAlgorithm"]["AllowedValues"], ["sha1", "sha256"])
 
@@ -456,8 +491,8 @@ class FunctionTest(TemplateCase):
 # --------------------------------------------------- the CloudFront Function --
 
 
-def cf_event(query=(), headers=None, host="d111111abcdef8.cloudfront.net"):
-    """A viewer-request event; query is a list of (name, value) in viewer order."""
+def cf_event(query=(), headers=None, host="d111111abcdef8.cloudfront.net", cookies=()):
+    """A viewer-request event; query and cookies are lists of (name, value) in viewer order."""
     querystring = {}
     for name, value in query:
         if name in querystring:
@@ -465,6 +500,13 @@ def cf_event(query=(), headers=None, host="d111111abcdef8.cloudfront.net"):
             entry.setdefault("multiValue", [{"value": entry["value"]}]).append({"value": value})
         else:
             querystring[name] = {"value": value}
+    cookie_map = {}
+    for name, value in cookies:
+        if name in cookie_map:
+            entry = cookie_map[name]
+            entry.setdefault("multiValue", [{"value": entry["value"]}]).append({"value": value})
+        else:
+            cookie_map[name] = {"value": value}
     all_headers = {"host": {"value": host}, "accept": {"value": "*/*"}}
     for name, value in (headers or {}).items():
         all_headers[name] = {"value": value}
@@ -477,7 +519,7 @@ def cf_event(query=(), headers=None, host="d111111abcdef8.cloudfront.net"):
             "uri": "/videos/index._m3u8",
             "querystring": querystring,
             "headers": all_headers,
-            "cookies": {},
+            "cookies": cookie_map,
         },
     }
 
@@ -491,7 +533,7 @@ class ViewerGrantFunctionTest(TemplateCase):
 
     def test_code_strips_the_headers_a_viewer_could_forge(self):
         code = self.function_code()
-        for header in (GRANT_HEADER, HOST_HEADER):
+        for header in (GRANT_HEADER, COOKIE_HEADER, HOST_HEADER):
             pattern = r"delete\s+request\.headers\[\s*['\"]" + re.escape(header) + r"['\"]\s*\]"
             self.assertRegex(code, pattern, f"the function must delete any incoming {header}")
 
@@ -521,9 +563,14 @@ class ViewerGrantFunctionTest(TemplateCase):
         return None if value is None else value["value"]
 
     def test_forged_headers_are_removed(self):
-        forged = {GRANT_HEADER: "Expires=4102444800&Signature=forged&Key-Pair-Id=KEVIL", HOST_HEADER: "evil.example"}
+        forged = {
+            GRANT_HEADER: "Expires=4102444800&Signature=forged&Key-Pair-Id=KEVIL",
+            COOKIE_HEADER: "CloudFront-Expires=4102444800; CloudFront-Signature=forged",
+            HOST_HEADER: "evil.example",
+        }
         (out,) = self.run_function([cf_event(headers=forged)])
         self.assertIsNone(self.header(out, GRANT_HEADER), "a viewer-supplied grant header survived")
+        self.assertIsNone(self.header(out, COOKIE_HEADER), "a viewer-supplied cookie header survived")
         self.assertEqual(self.header(out, HOST_HEADER), "d111111abcdef8.cloudfront.net")
 
     def test_signed_query_is_copied_exactly(self):
@@ -564,6 +611,38 @@ class ViewerGrantFunctionTest(TemplateCase):
         query = [("Expires", "1767225600"), ("Signature", "one"), ("Signature", "two"), ("Key-Pair-Id", "K1")]
         (out,) = self.run_function([cf_event(query)])
         self.assertEqual(self.header(out, GRANT_HEADER), "Expires=1767225600&Signature=one&Signature=two&Key-Pair-Id=K1")
+
+    def test_signed_cookies_are_copied(self):
+        cookies = [
+            ("session", "abc"),
+            ("CloudFront-Policy", "eyJTdGF0ZW1lbnQiOltdfQ__"),
+            ("CloudFront-Signature", "abc~def-_"),
+            ("CloudFront-Key-Pair-Id", "K2JCJMDEHXQW5F"),
+        ]
+        (out,) = self.run_function([cf_event([("foo", "bar")], cookies=cookies)])
+        self.assertEqual(
+            self.header(out, COOKIE_HEADER),
+            "CloudFront-Policy=eyJTdGF0ZW1lbnQiOltdfQ__; CloudFront-Signature=abc~def-_; "
+            "CloudFront-Key-Pair-Id=K2JCJMDEHXQW5F",
+        )
+        self.assertIsNone(self.header(out, GRANT_HEADER))
+
+    def test_a_signed_url_wins_over_cookies(self):
+        cookies = [("CloudFront-Expires", "1"), ("CloudFront-Signature", "x"), ("CloudFront-Key-Pair-Id", "K")]
+        query = [("Expires", "1767225600"), ("Signature", "s"), ("Key-Pair-Id", "K2")]
+        (out,) = self.run_function([cf_event(query, cookies=cookies)])
+        self.assertEqual(self.header(out, GRANT_HEADER), "Expires=1767225600&Signature=s&Key-Pair-Id=K2")
+        self.assertIsNone(self.header(out, COOKIE_HEADER), "CloudFront ignores cookies when the URL is signed")
+
+    def test_a_cookie_value_cannot_smuggle_cookies(self):
+        (out,) = self.run_function([cf_event(cookies=[("CloudFront-Signature", "a; CloudFront-Key-Pair-Id=EVIL")])])
+        self.assertEqual(self.header(out, COOKIE_HEADER), "CloudFront-Signature=a%3B%20CloudFront-Key-Pair-Id=EVIL")
+
+    def test_what_cannot_be_copied_is_refused_not_dropped(self):
+        event = cf_event([("Key-Pair-Id", "K1")])
+        event["request"]["querystring"]["Signature"] = {"multiValue": [None]}
+        (out,) = self.run_function([event])
+        self.assertEqual(out.get("statusCode"), 403, "a parsing problem must not turn into 'no grant'")
 
     def test_a_decoded_value_cannot_smuggle_parameters(self):
         (out,) = self.run_function([cf_event([("Policy", "a&Signature=b c#"), ("Key-Pair-Id", "K1")])])
