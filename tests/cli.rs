@@ -355,7 +355,7 @@ fn manifest(dir: &Path, private: &Path, playlist: &str, extra: &[&str]) -> Outpu
 #[test]
 fn manifest_signs_every_uri_on_the_distribution() {
     let (dir, private, public) = keys("ecdsa");
-    for mode in ["canned", "wildcard", "propagate"] {
+    for mode in ["canned", "wildcard", "directory", "propagate"] {
         let out = manifest(dir.path(), &private, MASTER, &["--mode", mode]);
         assert!(out.status.success(), "{mode}: {}", stderr(&out));
         let body = stdout(&out);
@@ -431,4 +431,96 @@ fn manifest_refuses_what_is_not_a_playlist() {
         "{}",
         stderr(&out)
     );
+}
+
+/// Regression (security review, finding 9): a URI whose *host* ends in
+/// `.m3u8` made the rename decision and the slice disagree, and the rewriter
+/// panicked. No input may panic it: every odd shape is rewritten or refused.
+#[test]
+fn manifest_does_not_panic_on_a_host_named_like_a_playlist() {
+    let (dir, private, _) = keys("ecdsa");
+    let playlist =
+        "#EXTM3U\n#EXTINF:4,\nhttps://media.m3u8\n#EXTINF:4,\nhttps://media.m3u8/x.m3u8\n\
+                    #EXTINF:4,\n//media.m3u8\n#EXTINF:4,\nhttps://media.m3u8?x=1.m3u8\n";
+    let out = manifest(
+        dir.path(),
+        &private,
+        playlist,
+        &["--extra-host", "media.m3u8"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let body = stdout(&out);
+    assert!(body.contains("\nhttps://media.m3u8?"), "{body}");
+    assert!(body.contains("\nhttps://media.m3u8/x._m3u8?"), "{body}");
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+/// Regression (finding 10): `Expires=+N` and `Expires=%2B0N` were accepted.
+/// CloudFront's canned policy is rebuilt from the text as a plain epoch
+/// second, so anything else is refused (MalformedPolicy).
+#[test]
+fn verify_refuses_signed_or_padded_expires() {
+    let (_dir, private, public) = keys("rsa");
+    let url = format!("{HOST}/videos/a.ts");
+    let out = hls_sign(&[
+        "url",
+        &url,
+        "--key",
+        private.to_str().unwrap(),
+        "--key-pair-id",
+        "KTEST",
+        "--expires",
+        "1800000600",
+    ]);
+    let signed = stdout(&out).trim().to_owned();
+    let good = verify(&signed, &public, &["--now", "1800000000"]);
+    assert!(good.status.success(), "{}", stdout(&good));
+    for bad in [
+        "Expires=+1800000600",
+        "Expires=%2B01800000600",
+        "Expires=01800000600",
+    ] {
+        let forged = signed.replace("Expires=1800000600", bad);
+        let out = verify(&forged, &public, &["--now", "1800000000"]);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stdout(&out));
+        assert!(stdout(&out).contains("MalformedPolicy"), "{}", stdout(&out));
+    }
+    // A second, different Signature is refused rather than "last one wins".
+    let doubled = format!("{signed}&Signature=AAAA");
+    let out = verify(&doubled, &public, &["--now", "1800000000"]);
+    assert!(
+        stdout(&out).contains("403 MalformedSignature"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// A manifest run without a grant in --url is the key holder granting itself
+/// --url; a grant that does not verify is refused before anything is signed.
+#[test]
+fn manifest_verifies_the_grant_in_its_url() {
+    let (dir, private, _) = keys("ecdsa");
+    let input = dir.path().join("in.m3u8");
+    std::fs::write(&input, "#EXTM3U\n#EXTINF:4,\nseg-1.ts\n").unwrap();
+    let forged =
+        format!("{HOST}/videos/index._m3u8?Expires=1800000600&Signature=AAAA&Key-Pair-Id=KTEST");
+    let out = hls_sign(&[
+        "manifest",
+        "--url",
+        &forged,
+        "--key",
+        private.to_str().unwrap(),
+        "--key-pair-id",
+        "KTEST",
+        "--now",
+        "1800000000",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the grant does not verify"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
 }

@@ -13,6 +13,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::independent::{resolve, split_absolute, uris_in_line, SIGNING};
 use common::{generated_key, shared_testdata};
 use hls_edge_signer::grant::{round_up, Expiry, IpPinning};
 use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
@@ -25,33 +26,6 @@ const DIST: &str = "d111111abcdef8.cloudfront.net";
 const NOW: u64 = 1_800_000_000;
 const TTL: u64 = 3600;
 const BUCKET: u64 = 60;
-const SIGNING: [&str; 5] = [
-    "Expires",
-    "Policy",
-    "Signature",
-    "Key-Pair-Id",
-    "Hash-Algorithm",
-];
-
-/// Tag → attributes that carry URIs (RFC 8216bis, Roku image streams,
-/// interstitials, content steering).
-const URI_TAGS: &[(&str, &[&str])] = &[
-    ("#EXT-X-KEY:", &["URI"]),
-    ("#EXT-X-SESSION-KEY:", &["URI"]),
-    ("#EXT-X-MAP:", &["URI"]),
-    ("#EXT-X-MEDIA:", &["URI"]),
-    ("#EXT-X-I-FRAME-STREAM-INF:", &["URI"]),
-    ("#EXT-X-IMAGE-STREAM-INF:", &["URI"]),
-    ("#EXT-X-SESSION-DATA:", &["URI"]),
-    ("#EXT-X-PART:", &["URI"]),
-    ("#EXT-X-PRELOAD-HINT:", &["URI"]),
-    ("#EXT-X-RENDITION-REPORT:", &["URI"]),
-    ("#EXT-X-CONTENT-STEERING:", &["SERVER-URI"]),
-    (
-        "#EXT-X-DATERANGE:",
-        &["X-ASSET-URI", "X-ASSET-LIST", "X-URI"],
-    ),
-];
 
 /// Corpus files that are not playlists as RFC 8216 defines them, with why.
 const NOT_PLAYLISTS: &[(&str, &str)] = &[
@@ -67,153 +41,6 @@ const NOT_PLAYLISTS: &[(&str, &str)] = &[
         "a quoted URI broken across two lines",
     ),
 ];
-
-// ------------------------------------------------------------------ URI finding
-
-/// Byte ranges (within `line`) of every URI on one line.
-fn uris_in_line(line: &str) -> Vec<(usize, usize)> {
-    let trimmed = line.trim_end_matches(['\r', '\n']);
-    let content = trimmed.trim();
-    if content.is_empty() {
-        return Vec::new();
-    }
-    if !content.starts_with('#') {
-        let start = trimmed.find(content).unwrap();
-        return vec![(start, start + content.len())];
-    }
-    let Some((tag, attributes)) = URI_TAGS.iter().find(|(tag, _)| content.starts_with(tag)) else {
-        return Vec::new();
-    };
-    let offset = trimmed.find(tag).unwrap() + tag.len();
-    let mut found = Vec::new();
-    // Walk NAME=VALUE pairs; quoted values may hold commas.
-    let bytes = trimmed.as_bytes();
-    let mut i = offset;
-    while i < bytes.len() {
-        let name_start = i;
-        while i < bytes.len() && bytes[i] != b'=' && bytes[i] != b',' {
-            i += 1;
-        }
-        let name = trimmed[name_start..i].trim();
-        if i >= bytes.len() || bytes[i] == b',' {
-            i += 1;
-            continue;
-        }
-        i += 1; // '='
-        while i < bytes.len() && bytes[i] == b' ' {
-            i += 1;
-        }
-        if i < bytes.len() && bytes[i] == b'"' {
-            let start = i + 1;
-            let end = start + trimmed[start..].find('"').unwrap();
-            if attributes.contains(&name) && end > start {
-                found.push((start, end));
-            }
-            i = end + 1;
-        }
-        while i < bytes.len() && bytes[i] != b',' {
-            i += 1;
-        }
-        i += 1;
-    }
-    found
-}
-
-// ------------------------------------------------------------------ RFC 3986
-
-/// (scheme, authority, path, query) of an absolute URL.
-fn split_absolute(url: &str) -> (String, String, String, Option<String>) {
-    let url = url.split('#').next().unwrap();
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (rest, query) = match rest.split_once('?') {
-        Some((r, q)) => (r, Some(q.to_owned())),
-        None => (rest, None),
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    (
-        scheme.to_ascii_lowercase(),
-        authority.to_ascii_lowercase(),
-        path.to_owned(),
-        query,
-    )
-}
-
-fn remove_dots(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path.split('/').collect();
-    for (i, segment) in segments.iter().enumerate() {
-        let last = i == segments.len() - 1;
-        match *segment {
-            "." => {
-                if last {
-                    out.push("");
-                }
-            }
-            ".." => {
-                if out.len() > 1 {
-                    out.pop();
-                }
-                if last {
-                    out.push("");
-                }
-            }
-            s => out.push(s),
-        }
-    }
-    let joined = out.join("/");
-    if joined.starts_with('/') {
-        joined
-    } else {
-        format!("/{joined}")
-    }
-}
-
-/// Resolves a reference without fragment against an absolute base.
-fn resolve(base: &str, reference: &str) -> String {
-    let reference = reference.split('#').next().unwrap();
-    if let Some(colon) = reference.find(':') {
-        let scheme = &reference[..colon];
-        if !scheme.is_empty()
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-            && !reference[..colon].contains(['/', '?'])
-        {
-            let (s, a, p, q) = split_absolute(reference);
-            return join(&s, &a, &remove_dots(&p), q.as_deref());
-        }
-    }
-    let (scheme, authority, base_path, base_query) = split_absolute(base);
-    if let Some(rest) = reference.strip_prefix("//") {
-        let (s, a, p, q) = split_absolute(&format!("{scheme}://{rest}"));
-        return join(&s, &a, &remove_dots(&p), q.as_deref());
-    }
-    let (ref_path, ref_query) = match reference.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (reference, None),
-    };
-    if ref_path.is_empty() {
-        let query = ref_query.map(str::to_owned).or(base_query);
-        return join(&scheme, &authority, &base_path, query.as_deref());
-    }
-    let path = if ref_path.starts_with('/') {
-        remove_dots(ref_path)
-    } else {
-        let directory = &base_path[..base_path.rfind('/').unwrap() + 1];
-        remove_dots(&format!("{directory}{ref_path}"))
-    };
-    join(&scheme, &authority, &path, ref_query)
-}
-
-fn join(scheme: &str, authority: &str, path: &str, query: Option<&str>) -> String {
-    match query {
-        Some(q) => format!("{scheme}://{authority}{path}?{q}"),
-        None => format!("{scheme}://{authority}{path}"),
-    }
-}
 
 // ------------------------------------------------------------------ checking
 
@@ -284,7 +111,9 @@ fn unsafe_path(path: &str) -> bool {
     ["%2e", "%2f", "%5c", "%00", "%25", "%u"]
         .iter()
         .any(|e| lower.contains(e))
-        || path.bytes().any(|b| !(0x21..0x7f).contains(&b) || b == b'\\')
+        || path
+            .bytes()
+            .any(|b| !(0x21..0x7f).contains(&b) || b == b'\\')
         || path[1..].contains("//")
         || path.split('/').any(|segment| {
             let name = segment.split(';').next().unwrap().trim_end_matches(' ');

@@ -10,7 +10,11 @@ use hls_edge_signer::KeyAlgorithm;
 /// `../shared/testdata` when present (CI and development checkouts), or
 /// `None` after printing one line saying why the caller is skipped.
 #[allow(dead_code)]
+pub mod emulator;
+#[allow(dead_code)]
 pub mod http_origin;
+#[allow(dead_code)]
+pub mod independent;
 
 pub fn shared_testdata(test: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");
