@@ -381,6 +381,11 @@ impl<'a> Job<'a> {
                 if UrlParts::split(reference).carries_signing_parameters() {
                     return Ok(None);
                 }
+                // A `*` anywhere in the reference, even in a segment that
+                // resolution removes: the URI is not signed at all.
+                if reference.contains('*') {
+                    return Err(Unsigned::WildcardCharacter.into());
+                }
                 if uri::climbs_above_root(self.base, reference) {
                     return Err(Unsigned::ClimbsAboveRoot.into());
                 }
