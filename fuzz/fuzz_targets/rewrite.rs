@@ -1,5 +1,6 @@
-//! Arbitrary bytes into the playlist rewriter (first byte: mode, rest: the
-//! playlist). It must never panic, and a successful rewrite must be lossless:
+//! Arbitrary bytes into the playlist rewriter (first byte: mode, extra hosts
+//! and confinement; rest: the playlist). It must never panic, and a
+//! successful rewrite must be lossless:
 //! take the signing parameters it appended back out and undo the `._m3u8`
 //! rename, and the input comes back byte for byte.
 //!
@@ -16,8 +17,12 @@ use hls_edge_signer::hls::rewrite::{
 };
 use hls_edge_signer::hls::scan::scan;
 use hls_edge_signer::keys::generate_pem;
+use hls_edge_signer::scope::Confinement;
 use hls_edge_signer::uri::{is_plain_relative_path, resolve, AbsoluteUrl};
-use hls_edge_signer::{HashAlgorithm, KeyAlgorithm, PrivateKey, RsaBackend, UrlSigner};
+use hls_edge_signer::{
+    verify_request, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, RsaBackend, TrustedKeys,
+    UrlSigner, VerifiedGrant,
+};
 use libfuzzer_sys::fuzz_target;
 
 const VIEWER_URL: &str = "https://d111111abcdef8.cloudfront.net/videos/index._m3u8";
@@ -26,7 +31,9 @@ const VIEWER_DIRECTORY: &str = "https://d111111abcdef8.cloudfront.net/videos/";
 const KEY_PAIR_ID: &str = "K2JCJMDEHXQW5F";
 const SUFFIX: &str = "._m3u8";
 const NOW: u64 = 1_700_000_000;
-const MODES: [Mode; 3] = [Mode::Canned, Mode::Wildcard, Mode::Propagate];
+const MODES: [Mode; 4] = [Mode::Canned, Mode::Wildcard, Mode::Directory, Mode::Propagate];
+/// Hosts named like playlists (the rewriter once panicked on them).
+const EXTRA_HOSTS: [&str; 2] = ["media.m3u8", "cdn.example.net"];
 
 /// Query parameter names the rewriter may append.
 const APPENDABLE: [&str; 5] = [
@@ -37,23 +44,56 @@ const APPENDABLE: [&str; 5] = [
     "Hash-Algorithm",
 ];
 
-/// One rewriter per mode, sharing a freshly generated P-256 key.
-fn rewriters() -> &'static [Rewriter; 3] {
-    static REWRITERS: OnceLock<[Rewriter; 3]> = OnceLock::new();
-    REWRITERS.get_or_init(|| {
+/// Rewriters for every (mode, extra hosts, confinement), sharing a freshly
+/// generated P-256 key, and the viewer's verified grant.
+struct Setup {
+    rewriters: Vec<Rewriter>,
+    grant: VerifiedGrant,
+    viewer_url: String,
+}
+
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| {
         let (pem, _public) = generate_pem(KeyAlgorithm::EcdsaP256).expect("key generation");
         let key = PrivateKey::from_pem(&pem).expect("generated key parses");
         let signer = key.signer(RsaBackend::AwsLc).expect("signer");
         let url_signer =
             UrlSigner::new(signer, KEY_PAIR_ID, HashAlgorithm::Sha256).expect("url signer");
-        MODES.map(|mode| {
-            let options = RewriteOptions {
-                mode,
-                suffix: SUFFIX.to_owned(),
-                ..RewriteOptions::default()
-            };
-            Rewriter::new(url_signer.clone(), options, 4096)
-        })
+        let mut rewriters = Vec::new();
+        for extra in [false, true] {
+            for confine in [false, true] {
+                for mode in MODES {
+                    let options = RewriteOptions {
+                        mode,
+                        suffix: SUFFIX.to_owned(),
+                        extra_hosts: if extra {
+                            EXTRA_HOSTS.map(str::to_owned).to_vec()
+                        } else {
+                            Vec::new()
+                        },
+                        confinement: confine.then_some(Confinement { segments: 1 }),
+                        ..RewriteOptions::default()
+                    };
+                    rewriters.push(Rewriter::new(url_signer.clone(), options, 4096));
+                }
+            }
+        }
+        let mut trusted = TrustedKeys::new();
+        trusted.insert(KEY_PAIR_ID, key.public_key().expect("public key"));
+        let viewer_url = url_signer
+            .sign_url(
+                VIEWER_URL,
+                &Policy::custom(&format!("{VIEWER_DIRECTORY}*"), NOW + 7200),
+            )
+            .expect("viewer URL");
+        let grant =
+            verify_request(&viewer_url, &[], &trusted, NOW, None).expect("viewer grant verifies");
+        Setup {
+            rewriters,
+            grant,
+            viewer_url,
+        }
     })
 }
 
@@ -65,10 +105,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     check_fast_path(playlist);
-    let rewriter = &rewriters()[usize::from(selector) % MODES.len()];
+    let setup = setup();
+    let rewriter = &setup.rewriters[usize::from(selector) % setup.rewriters.len()];
     let viewer = Viewer {
-        url: VIEWER_URL,
-        grant: None,
+        url: &setup.viewer_url,
+        grant: &setup.grant,
         client_ip: None,
     };
     match rewriter.rewrite(playlist, &viewer, NOW) {
@@ -142,9 +183,9 @@ fn check_lossless(input: &str, output: &str, stats: &RewriteStats) {
 
     assert_eq!(stats.uris, before.len(), "stats.uris");
     assert_eq!(
-        stats.signed + stats.untouched,
+        stats.signed + stats.untouched + stats.unsigned,
         stats.uris,
-        "stats.signed + stats.untouched"
+        "stats.signed + stats.untouched + stats.unsigned"
     );
     assert_eq!(stats.signed, changed, "stats.signed vs URIs that changed");
     assert_eq!(stats.renamed, renamed, "stats.renamed vs URIs renamed");
@@ -194,9 +235,20 @@ fn check_signed_uri(i: usize, original: &str, rewritten: &str) -> bool {
         ctx()
     );
 
-    // The path: unchanged, or a final `.m3u8` (any case) replaced by the suffix.
-    let playlist =
-        a.path.len() >= 5 && a.path.as_bytes()[a.path.len() - 5..].eq_ignore_ascii_case(b".m3u8");
+    // The path: unchanged, or a final `.m3u8` (any case) replaced by the
+    // suffix — unless the `.m3u8` ends a host name (`https://media.m3u8`),
+    // where there is no path to rename.
+    let authority_only = a
+        .path
+        .split_once("//")
+        .is_some_and(|(scheme, rest)| {
+            (scheme.is_empty() || scheme.ends_with(':'))
+                && !scheme.contains('/')
+                && !rest.contains('/')
+        });
+    let playlist = !authority_only
+        && a.path.len() >= 5
+        && a.path.as_bytes()[a.path.len() - 5..].eq_ignore_ascii_case(b".m3u8");
     let renamed = if playlist {
         let expected = format!("{}{SUFFIX}", &a.path[..a.path.len() - 5]);
         assert_eq!(b.path, expected, "child playlist not renamed; {}", ctx());
