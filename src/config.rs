@@ -78,6 +78,7 @@ pub struct RawConfig {
     pub key: KeyConfig,
     pub origin: Option<String>,
     pub distribution_host: Option<String>,
+    pub distribution_endpoint: Option<String>,
     pub host_header: Option<String>,
     pub grant_header: Option<String>,
     pub extra_hosts: Option<Vec<String>>,
@@ -124,6 +125,12 @@ pub struct Config {
     pub origin: Option<String>,
     /// The distribution's host when the event does not carry it (function URL).
     pub distribution_host: Option<String>,
+    /// Where the distribution is reached for the function's own origin fetch
+    /// when `origin` is unset (`scheme://host[:port]`; default
+    /// `https://<distribution host>`). The fetch is still signed for
+    /// `https://<distribution host>/…`, as CloudFront sees it; the local
+    /// emulator, listening on plain HTTP on loopback, sets this.
+    pub distribution_endpoint: Option<String>,
     /// Header carrying the viewer's host in the function-URL deployment.
     pub host_header: String,
     /// Header carrying the viewer's signing parameters in the function-URL
@@ -167,6 +174,7 @@ impl RawConfig {
             hash,
             origin,
             distribution_host,
+            distribution_endpoint,
             host_header,
             grant_header,
             extra_hosts,
@@ -248,6 +256,7 @@ impl RawConfig {
             },
             origin: text("HLS_ORIGIN"),
             distribution_host: text("HLS_DISTRIBUTION_HOST"),
+            distribution_endpoint: text("HLS_DISTRIBUTION_ENDPOINT"),
             host_header: text("HLS_HOST_HEADER"),
             grant_header: lookup("HLS_GRANT_HEADER"),
             grant_cookie_header: lookup("HLS_GRANT_COOKIE_HEADER"),
@@ -349,7 +358,10 @@ impl RawConfig {
             (Some(secret_id), None) => KeySourceConfig::SecretsManager {
                 secret_id,
                 region: key.region.unwrap_or_else(|| "us-east-1".to_owned()),
-                endpoint: key.endpoint.map(check_loopback_or_https).transpose()?,
+                endpoint: key
+                    .endpoint
+                    .map(|e| check_loopback_or_https("key.endpoint", e))
+                    .transpose()?,
             },
             (None, Some(file)) => KeySourceConfig::File(file),
             (None, None) => {
@@ -360,6 +372,11 @@ impl RawConfig {
             }
         };
         let origin = self.origin.map(check_origin).transpose()?;
+        let distribution_endpoint = self
+            .distribution_endpoint
+            .map(|e| check_loopback_or_https("distribution_endpoint", e))
+            .transpose()?
+            .map(|e| e.trim_end_matches('/').to_owned());
         let extra_hosts = self
             .extra_hosts
             .unwrap_or_default()
@@ -417,6 +434,7 @@ impl RawConfig {
             key_stale_limit: Duration::from_secs(key.stale_limit_seconds.unwrap_or(3600)),
             origin,
             distribution_host: self.distribution_host.map(|h| h.to_ascii_lowercase()),
+            distribution_endpoint,
             host_header: header("host_header", self.host_header, "x-hls-viewer-host")?,
             grant_header,
             grant_cookie_header,
@@ -583,18 +601,19 @@ fn check_origin(origin: String) -> Result<String, ConfigError> {
     Ok(trimmed.to_owned())
 }
 
-/// A Secrets Manager endpoint override must be HTTPS, or plain HTTP on a
-/// loopback address (a local emulator): keys never cross a network in clear.
-fn check_loopback_or_https(endpoint: String) -> Result<String, ConfigError> {
+/// An endpoint override (Secrets Manager, the distribution) must be HTTPS,
+/// or plain HTTP on a loopback address (a local emulator): keys and
+/// signatures never cross a network in clear.
+fn check_loopback_or_https(name: &'static str, endpoint: String) -> Result<String, ConfigError> {
     let url = crate::uri::AbsoluteUrl::parse(&endpoint)
-        .map_err(|e| field("key.endpoint", format!("`{endpoint}`: {e}")))?;
+        .map_err(|e| field(name, format!("`{endpoint}`: {e}")))?;
     let host = url.host().trim_start_matches('[').trim_end_matches(']');
     let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if url.scheme() == "https" || loopback {
         Ok(endpoint)
     } else {
         Err(field(
-            "key.endpoint",
+            name,
             format!("`{endpoint}` must be https, or http on a loopback address"),
         ))
     }

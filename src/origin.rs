@@ -25,7 +25,7 @@ pub enum OriginError {
     NotFound(u16),
     #[error("origin answered {0}")]
     Status(u16),
-    #[error("origin redirected off the origin (to {0})")]
+    #[error("origin redirected off the origin (to {0}, query not shown)")]
     Redirect(String),
     #[error("origin did not answer within {0} ms")]
     Timeout(u128),
@@ -215,11 +215,20 @@ impl HttpOrigin {
             return Err(OriginError::Status(304));
         }
         if status.is_redirection() {
+            // The target without its query: a redirect echoing our own
+            // fetch's signature must not carry it into a log.
             let to = headers
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or("?")
-                .to_owned();
+                .map(|l| {
+                    l.split(['?', '#'])
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect()
+                })
+                .unwrap_or_else(|| "?".to_owned());
             return Err(OriginError::Redirect(to));
         }
         if matches!(status.as_u16(), 403 | 404 | 410) {

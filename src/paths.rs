@@ -29,7 +29,7 @@ pub enum PathError {
     TooLong,
     #[error("path must be origin-relative (start with a single /)")]
     NotOriginRelative,
-    #[error("path holds a forbidden character (control, space, backslash or raw non-ASCII)")]
+    #[error("path holds a forbidden character (control, space, backslash, `*` or raw non-ASCII)")]
     ForbiddenCharacter,
     #[error("path holds an encoded dot, slash, backslash, NUL, percent or %u escape")]
     EncodedDelimiter,
@@ -69,8 +69,10 @@ pub fn check_path(path: &str) -> Result<(), PathError> {
     }
     if path
         .bytes()
-        .any(|b| b.is_ascii_control() || b == b' ' || b == b'\\' || b >= 0x80)
+        .any(|b| b.is_ascii_control() || matches!(b, b' ' | b'\\' | b'*') || b >= 0x80)
     {
+        // `*` is legal in a URL path but a wildcard in every CloudFront
+        // Resource built from one.
         return Err(PathError::ForbiddenCharacter);
     }
     let lower = path.to_ascii_lowercase();
@@ -166,6 +168,7 @@ mod tests {
             "/a/%zz._m3u8",
             "/a/%e2%88%95etc._m3u8",
             "/caf\u{e9}/x._m3u8",
+            "/v/x*/index._m3u8",
             "/..",
             "/.",
         ] {

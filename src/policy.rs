@@ -328,6 +328,33 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&b| b == b'*')
 }
 
+/// [`wildcard_match`] with `?` read as itself: only `*` is a wildcard.
+///
+/// The function uses it to decide whether a viewer's grant opens a
+/// *playlist* (see `edge::viewer_grant`): the `?` patterns it issues for
+/// runs of segments must never be usable to fetch an unlisted playlist.
+pub fn star_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            pi += 1;
+            backtrack = Some((pi, ti));
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((star_p, star_t)) = backtrack {
+            pi = star_p;
+            ti = star_t + 1;
+            backtrack = Some((star_p, ti));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&b| b == b'*')
+}
+
 fn is_continuation(byte: u8) -> bool {
     byte & 0xC0 == 0x80
 }
@@ -568,6 +595,21 @@ mod tests {
             policy.admits(&format!("{HOST}/vod/a.ts"), 60, ip),
             Err(Denial::ResourceMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn star_match_reads_question_marks_literally() {
+        assert!(star_match(
+            "https://h/v/a._m3u8?v=2*",
+            "https://h/v/a._m3u8?v=2&_HLS_msn=1"
+        ));
+        assert!(star_match("https://h/v/*", "https://h/v/x/y._m3u8"));
+        assert!(!star_match(
+            "https://h/v/???.ts",
+            "https://h/v/abc._m3u8?.ts"
+        ));
+        assert!(!star_match("https://h/v/a?b", "https://h/v/aXb"));
+        assert!(star_match("https://h/v/a?b", "https://h/v/a?b"));
     }
 
     #[test]

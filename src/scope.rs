@@ -11,11 +11,11 @@
 //! * **Runs of segments share a pattern.** A media segment or part
 //!   (`seg-00042.ts`) is granted as its name with its sequence number (the
 //!   last run of digits before the extension) replaced by as many `?`
-//!   (`seg-?????.ts`): one signature covers the whole run, and —
-//!   because the pattern is a function of the URI alone — a live segment's
-//!   URI stays identical across reloads. The pattern's own members are the
-//!   URLs that differ from the segment's only in those positions (each `?`
-//!   one character); nothing of another prefix, length or extension.
+//!   (`seg-?????.ts`): one signature covers the whole run, and — because the
+//!   pattern is a function of the URI alone — a live segment's URI stays
+//!   identical across reloads. Only names with a literal prefix and an
+//!   extension get a pattern; see [`digit_pattern`] for exactly what one
+//!   covers.
 //! * **`directory` is opt-in.** `https://host/dir/*` (every file under the
 //!   directory, and deeper) only when configured.
 //! * **Characters from a URI are never wildcards.** CloudFront reads `*` and
@@ -157,26 +157,41 @@ pub fn within(prefix: &str, path: &str) -> bool {
 }
 
 /// The pattern a segment's file name is granted as: the last run of ASCII
-/// digits before the extension — the sequence number — becomes as many `?`
-/// (each exactly one character). `None` when the name has no such run (it
-/// is then granted exactly). The extension and every other character stay
-/// literal, so `seg-00042.ts` covers `seg-00000.ts` … `seg-99999.ts` in its
-/// directory and nothing of another length, prefix or extension.
+/// digits before the extension — the sequence number — becomes as many `?`.
+/// `None` (an exact grant) unless the name has a literal prefix before that
+/// run and an extension after it.
+///
+/// CloudFront's `?` stands for *any* one character, `/` and the query's `?`
+/// included, and S3 ignores a query it does not expect. So the pattern for
+/// `seg-00042.ts` covers, besides the run `seg-00000.ts` … `seg-99999.ts`,
+/// the directory's names that start with `seg-` and are shorter than the
+/// segment's own (`seg-ab?x.ts` is `seg-ab` with a query), and short
+/// subpaths of `seg-…`. The literal prefix is what keeps that within the
+/// run's own names; a name that starts with its digits (`1732400000.ts`)
+/// would reach every short name in the directory, so it gets an exact grant,
+/// as does a name without an extension.
 ///
 /// ```
 /// use hls_edge_signer::scope::digit_pattern;
 /// assert_eq!(digit_pattern("seg-00042.ts").as_deref(), Some("seg-?????.ts"));
 /// assert_eq!(digit_pattern("v1080p_007.m4s").as_deref(), Some("v1080p_???.m4s"));
+/// assert_eq!(digit_pattern("1732400000.ts"), None);
 /// assert_eq!(digit_pattern("main.mp4"), None);
 /// ```
 pub fn digit_pattern(name: &str) -> Option<String> {
-    let stem_end = name.rfind('.').unwrap_or(name.len());
+    let stem_end = name.rfind('.')?;
+    if stem_end + 1 == name.len() {
+        return None;
+    }
     let stem = &name.as_bytes()[..stem_end];
     let run_end = stem.iter().rposition(u8::is_ascii_digit)? + 1;
     let run_start = stem[..run_end]
         .iter()
         .rposition(|b| !b.is_ascii_digit())
         .map_or(0, |i| i + 1);
+    if run_start == 0 {
+        return None;
+    }
     let mut pattern = String::with_capacity(name.len());
     pattern.push_str(&name[..run_start]);
     pattern.push_str(&"?".repeat(run_end - run_start));
@@ -226,8 +241,11 @@ mod tests {
         assert_eq!(digit_pattern("a1b22.m4s").as_deref(), Some("a1b??.m4s"));
         assert_eq!(digit_pattern("init.mp4"), None);
         assert_eq!(digit_pattern("x.ts"), None);
-        assert_eq!(digit_pattern("123").as_deref(), Some("???"));
-        assert_eq!(digit_pattern("7.ts").as_deref(), Some("?.ts"));
+        assert_eq!(digit_pattern("123"), None);
+        assert_eq!(digit_pattern("seg-123"), None);
+        assert_eq!(digit_pattern("seg-1."), None);
+        assert_eq!(digit_pattern("7.ts"), None);
+        assert_eq!(digit_pattern("1732400000.ts"), None);
         assert_eq!(digit_pattern("a.b1.ts").as_deref(), Some("a.b?.ts"));
     }
 }

@@ -552,3 +552,41 @@ fn invoke_cli_prints_the_response() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not JSON"));
 }
+
+/// Regressions (security review): no complete signature reaches a log line,
+/// even when an origin echoes the function's own signed fetch into a
+/// redirect, or a playlist holds an unparseable pre-signed URI.
+#[tokio::test]
+async fn signatures_stay_out_of_refusal_logs() {
+    let origin = HttpOrigin::start();
+    // The function's origin is the distribution, reached at the loopback
+    // origin: its fetch is signed.
+    let h = handler(json!({"distribution_endpoint": origin.base}), None).await;
+    let path = "/redirect-echo/index._m3u8";
+    let (response, log) = run(
+        &h,
+        cf_event("viewer-request", path, &grant_for(path), json!({})),
+    )
+    .await;
+    assert_eq!(response["status"], "502", "{log:?}");
+    let line = log.json_line();
+    assert!(line.contains("redirected off the origin"), "{line}");
+    assert!(!line.contains("Signature="), "{line}");
+
+    let presigned = "https://other.example:99999/x.ts?Expires=1800000600&Signature=MEUCIQDzcZLongSignatureThatMustNotBeLogged&Key-Pair-Id=KX";
+    origin.serve_body(
+        "/bad/index.m3u8",
+        &format!("#EXTM3U\n#EXTINF:4,\n{presigned}\n"),
+    );
+    let h = handler(json!({"origin": origin.base}), None).await;
+    let path = "/bad/index._m3u8";
+    let (response, log) = run(
+        &h,
+        cf_event("viewer-request", path, &grant_for(path), json!({})),
+    )
+    .await;
+    assert_eq!(response["status"], "502", "{log:?}");
+    let line = log.json_line();
+    assert!(line.contains("not a valid URL reference"), "{line}");
+    assert!(!line.contains("LongSignature"), "{line}");
+}

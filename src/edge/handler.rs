@@ -144,6 +144,17 @@ impl Handler {
         crate::paths::check_path(&request.path).map_err(|reason| {
             Refusal::new(StatusCode::BAD_REQUEST, "unsafe path", log).with_detail(reason, log)
         })?;
+        // A child playlist's grant ends in `*` (for LL-HLS reload queries);
+        // a path that goes on past a routing suffix (`…/index._m3u8/x._m3u8`)
+        // would let that `*` open another playlist.
+        let stem = &request.path[..request.path.len() - self.route_suffix().len()];
+        if stem.contains(&format!("{}/", self.route_suffix())) {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "path continues past a playlist",
+                log,
+            ));
+        }
         let host = self.distribution_host(request).ok_or_else(|| {
             Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -174,6 +185,7 @@ impl Handler {
             let message = match refusal {
                 GrantRefusal::Missing => "no viewer grant",
                 GrantRefusal::Rejected(_) => "viewer grant rejected",
+                GrantRefusal::WildcardOnly => "viewer grant does not open playlists",
             };
             Refusal::new(StatusCode::FORBIDDEN, message, log).with_detail(refusal, log)
         })?;
@@ -302,7 +314,8 @@ impl Handler {
         }
         if self.config.origin.is_none() && matches!(self.origin, Origin::Http(_)) {
             // The origin is the distribution, whose `.m3u8` behavior requires
-            // a signature too: a short canned one, just for this fetch.
+            // a signature too: a short canned one, just for this fetch,
+            // made for the URL as CloudFront sees it.
             let policy = Policy::canned(&origin_url, now + ORIGIN_SIGNATURE_SECONDS);
             origin_url = key.signer.sign_url(&origin_url, &policy).map_err(|e| {
                 Refusal::new(
@@ -312,6 +325,10 @@ impl Handler {
                 )
                 .with_detail(e, log)
             })?;
+            if let Some(endpoint) = &self.config.distribution_endpoint {
+                let https = format!("https://{host}");
+                origin_url = format!("{endpoint}{}", &origin_url[https.len()..]);
+            }
         }
         let started = Instant::now();
         let fetched = self.origin.fetch(&origin_url, &origin_path).await;

@@ -24,9 +24,17 @@
 //! policy not covering the URL) is refused with 403: never answered with
 //! grants the viewer did not prove. As in CloudFront, query parameters take
 //! precedence over cookies.
+//!
+//! One rule is stricter than CloudFront's: a custom policy opens a playlist
+//! only if it covers the playlist's URL with its `?` characters read
+//! literally. The function issues `?` patterns for runs of segments, and
+//! CloudFront's `?` matches any character, the query's `?` included; read as
+//! wildcards, `…/??????????.ts` would cover `…/abc._m3u8?.ts`, and the
+//! function would sign a playlist no listing named.
 
 use std::net::IpAddr;
 
+use crate::policy::star_match;
 use crate::signed_url::UrlParts;
 use crate::verify::{
     parse_cookie_header, GrantSource, Rejection, TrustedKeys, UnverifiedGrant, VerifiedGrant,
@@ -52,6 +60,11 @@ pub enum GrantRefusal {
     Missing,
     #[error("{0}")]
     Rejected(Rejection),
+    /// The grant verifies only because a `?` in its Resource stands for some
+    /// other character: the segment patterns the function issues. Such a
+    /// grant never opens a playlist.
+    #[error("the grant's Resource matches this playlist only through a `?` wildcard")]
+    WildcardOnly,
 }
 
 /// A verified grant and the URL it was verified for (the viewer's own query
@@ -106,10 +119,15 @@ pub fn verified_viewer(
     let grant = UnverifiedGrant::read(&url, &cookies)
         .and_then(|claim| claim.verify(keys, now, client_ip, cache))
         .map_err(GrantRefusal::Rejected)?;
-    Ok(Viewer {
-        url: UrlParts::split(&url).without_signing_parameters(),
-        grant,
-    })
+    let url = UrlParts::split(&url).without_signing_parameters();
+    // A playlist is opened only by a grant that names it with `?` read
+    // literally. The segment patterns this function issues
+    // (`…/??????????.ts`) would otherwise match `…/abc._m3u8?.ts` and open
+    // a playlist no listing named (the query is the origin's to ignore).
+    if !grant.canned() && !star_match(grant.policy().resource(), &url) {
+        return Err(GrantRefusal::WildcardOnly);
+    }
+    Ok(Viewer { url, grant })
 }
 
 /// `url` with the non-empty query parts joined by `&`.

@@ -95,7 +95,7 @@ pub enum RewriteError {
     Scan(#[from] ScanError),
     #[error("the viewer URL is not usable as a base: {0}")]
     ViewerUrl(UriError),
-    #[error("line {line}: URI `{uri}` is not a valid URL reference: {reason}")]
+    #[error("line {line}: URI `{uri}` (query not shown) is not a valid URL reference: {reason}")]
     BadUri {
         line: usize,
         uri: String,
@@ -196,7 +196,12 @@ impl Rewriter {
             base_directory_safe,
             limits,
             confinement: self.options.confinement.map(|c| c.prefix(base.path())),
-            viewer_params: (self.options.mode == Mode::Propagate && !viewer.grant.canned())
+            // Propagation hands the viewer's own grant on; only when it
+            // already carries the limits configured for this request (a
+            // pinned address, in particular), so configured pinning holds.
+            viewer_params: (self.options.mode == Mode::Propagate
+                && !viewer.grant.canned()
+                && viewer.grant.policy().ip_range() == limits.ip_range)
                 .then(|| (viewer.grant, Arc::from(viewer.grant.params().to_query()))),
             base_origin: &base_origin,
             stats: RewriteStats {
@@ -223,11 +228,14 @@ impl Rewriter {
                     body.push_str(reference);
                 }
                 Err(SignRefError::Uri(reason)) => {
+                    // Quoted without its query: a pre-signed URI's query
+                    // holds a signature, which never goes to a log.
+                    let shown = reference.split(['?', '#']).next().unwrap_or("");
                     return Err(RewriteError::BadUri {
                         line: found.line,
-                        uri: reference.chars().take(200).collect(),
+                        uri: shown.chars().take(200).collect(),
                         reason,
-                    })
+                    });
                 }
                 Err(SignRefError::Sign(e)) => return Err(RewriteError::Sign(e)),
             }
@@ -316,10 +324,12 @@ impl SignedReference<'_> {
 
 const M3U8: &str = ".m3u8";
 
-/// Whether `path` ends in `.m3u8`, in any case.
+/// Whether `path` ends in `.m3u8`. Only this spelling is a child playlist
+/// routed through the function: the function maps the routing suffix back
+/// to `.m3u8`, so another case (`Alt.M3U8`) would not round-trip on a
+/// case-sensitive origin; such a URI is granted as a plain file.
 fn ends_with_m3u8(path: &str) -> bool {
-    path.len() >= M3U8.len()
-        && path.as_bytes()[path.len() - M3U8.len()..].eq_ignore_ascii_case(M3U8.as_bytes())
+    path.ends_with(M3U8)
 }
 
 /// Whether a carrier names a media segment or part: the URIs that come in

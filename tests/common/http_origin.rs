@@ -20,6 +20,9 @@ pub struct HttpOrigin {
     pub bodies: Arc<Mutex<HashMap<String, String>>>,
 }
 
+/// Files served from a folder for paths no route claims.
+static FOLDER: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
 struct Shared {
     hits: Arc<AtomicUsize>,
     not_modified: Arc<AtomicUsize>,
@@ -59,6 +62,13 @@ impl HttpOrigin {
             }
         });
         origin
+    }
+
+    /// An origin that also serves the files of `dir` (for paths no route
+    /// claims).
+    pub fn start_serving(dir: &std::path::Path) -> HttpOrigin {
+        *FOLDER.lock().unwrap() = Some(dir.to_path_buf());
+        Self::start()
     }
 
     /// Serves `body` at `path` from now on.
@@ -182,6 +192,13 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
             }
             respond(&mut stream, "200 OK", "", body.as_bytes());
         }
+        // Echoes the request, signature and all, into the redirect target.
+        p if p.starts_with("/redirect-echo/") => respond(
+            &mut stream,
+            "301 Moved Permanently",
+            &format!("location: https://elsewhere.example{target}\r\n"),
+            b"",
+        ),
         p if p.starts_with("/redirect/") => respond(
             &mut stream,
             "302 Found",
@@ -199,6 +216,20 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
             }
             respond(&mut stream, "200 OK", "", body.as_bytes());
         }
-        _ => respond(&mut stream, "404 Not Found", "", b""),
+        _ => {
+            let folder = FOLDER.lock().unwrap().clone();
+            let file = folder
+                .filter(|_| !path.contains(".."))
+                .and_then(|dir| std::fs::read(dir.join(path.trim_start_matches('/'))).ok());
+            match file {
+                Some(bytes) => respond(
+                    &mut stream,
+                    "200 OK",
+                    "cache-control: max-age=30\r\n",
+                    &bytes,
+                ),
+                None => respond(&mut stream, "404 Not Found", "", b""),
+            }
+        }
     }
 }
