@@ -8,7 +8,7 @@ SHARED_TESTDATA := ../shared/testdata
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 .PHONY: build test lint deny bench run fuzz clean tools e2e-deps
-.PHONY: test-template lambda-build test-lambda-build deploy keys upload sign
+.PHONY: test-template test-sam lambda-build test-lambda-build deploy keys upload sign
 
 build:
 	$(CARGO) build --release --bins
@@ -16,7 +16,7 @@ build:
 ## Everything: formatting, lints, dependency checks, the template, the
 ## bootstrap build, and the unit, property, vector, corpus, security, CLI and
 ## end-to-end tests. Installs what it can into the project first.
-test: tools lint deny test-template test-lambda-build
+test: tools lint deny test-template test-sam
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
 
@@ -86,6 +86,19 @@ test-template:
 	elif [ -n "$$HLS_REQUIRE_E2E" ]; then echo "cfn-lint is required here" >&2; exit 1; \
 	else echo "note: cfn-lint not installed (scripts/tools.sh); template lint skipped"; fi
 	$(PYTHON) tests/template_test.py
+
+## SAM as users run it: validate (with its linter) and build the default
+## arm64 bootstrap (cargo-lambda cross-compiles with zig, as `make deploy`
+## does), then check the binary it produced.
+test-sam:
+	@if ! command -v $(SAM) >/dev/null || ! command -v cargo-lambda >/dev/null; then \
+		if [ -n "$$HLS_REQUIRE_E2E" ]; then echo "sam and cargo-lambda are required here" >&2; exit 1; fi; \
+		echo "note: sam or cargo-lambda not installed (scripts/tools.sh); SAM validate and build skipped"; \
+	else \
+		SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1 && \
+		SAM_CLI_TELEMETRY=0 $(SAM) build --beta-features --parameter-overrides Architecture=arm64 && \
+		$(PYTHON) scripts/check-bootstrap.py .aws-sam/build/SignerFunction/bootstrap arm64; \
+	fi
 
 ## The Lambda binary for provided.al2023 (cargo-lambda cross-compiles with zig;
 ## LAMBDA_COMPILER=cargo builds natively where the host matches ARCH).

@@ -10,8 +10,15 @@ listen=${3:-127.0.0.1:8080}
 [ -f "$dev/private.pem" ] || { echo "run.sh: $dev/private.pem missing" >&2; exit 2; }
 kid=KDEVELOPMENT
 
+# The deployed chain (CloudFront Function in node, function URL); without
+# node, the Lambda@Edge viewer-request path instead.
+trigger=function-url
+if ! command -v node >/dev/null; then
+  echo "note: node not found; the CloudFront Function cannot run, so the emulator uses the viewer-request trigger" >&2
+  trigger=viewer-request
+fi
 log=$(mktemp)
-"$bin" serve --listen "$listen" --origin events/origin \
+"$bin" serve --listen "$listen" --origin events/origin --trigger "$trigger" \
   --key "$dev/private.pem" --key-pair-id "$kid" > "$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; rm -f "$log"' EXIT INT TERM
@@ -29,9 +36,10 @@ master=$(python3 -c 'import json,sys,urllib.request; print(json.load(urllib.requ
   "$base/dev/sign?path=/sample/index._m3u8")
 cat <<INFO
 
-  local CloudFront emulator with the function behind it: $base
+  local CloudFront emulator with the function behind it ($trigger): $base
 
   player (hls.js):      $base/
+  with signed cookies:  $base/?grant=cookies
   signed master URL:    $master
 
   try:  ffmpeg -i '$master' -f null -

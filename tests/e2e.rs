@@ -1,20 +1,25 @@
-//! End to end with real clients: the `hls-sign serve` emulator (a local
-//! CloudFront with the real handler behind it) serving the committed
-//! AES-128 sample stream to ffmpeg and to headless Chromium running hls.js;
-//! and every CloudFront rejection code for bad requests.
+//! End to end over the deployed chain with real clients: the emulator
+//! (CloudFront's check, the template's CloudFront Function in node, the
+//! origin request policy) in front of the real `hls-edge-signer` bootstrap
+//! under `cargo lambda watch`, serving the committed AES-128 sample stream
+//! to ffmpeg and to headless Chromium running hls.js — for a viewer with a
+//! signed URL and for one with signed cookies — and CloudFront's rejection
+//! codes for the viewers it must turn away. The Lambda@Edge viewer-request
+//! path is played too.
 //!
-//! ffmpeg, Chromium and the npm packages are installed by `.ci/run` and the
-//! Makefile; where they are missing these tests say so and skip, unless
-//! `HLS_REQUIRE_E2E` is set (CI), where a missing client is a failure.
+//! ffmpeg, Chromium, node, cargo-lambda and the npm packages are installed
+//! by `.ci/run` and `scripts/tools.sh`; where they are missing these tests
+//! say so and skip, unless `HLS_REQUIRE_E2E` is set (CI), where a missing
+//! client is a failure.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 
+use common::emulator::{code_of, get, get_with};
 use common::generated_key;
+use common::stack::{have, Backend, Stack};
 use hls_edge_signer::{
     Condition, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, RsaBackend, UrlSigner,
 };
@@ -25,97 +30,21 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Skips (returns false) when `tool` is missing, unless CI requires it.
-fn have(tool: &str, probe: &[&str]) -> bool {
-    let ok = Command::new(tool)
-        .args(probe)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("HLS_REQUIRE_E2E").is_none(),
-            "{tool} is required here"
-        );
-        println!("skipped: {tool} not installed");
-    }
-    ok
+fn key_file(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("private.pem");
+    std::fs::write(&key, generated_key(KeyAlgorithm::Rsa2048).0.as_bytes()).unwrap();
+    key
 }
 
-/// A running emulator; its access log is collected for assertions.
-struct Emulator {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<Vec<String>>>,
-    _key_dir: PathBuf,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The chain, or `None` (after a note) without node, which runs the
+/// CloudFront Function.
+fn stack(name: &str, backend: Backend) -> Option<Stack> {
+    if backend != Backend::ViewerRequest && !have("node", &["--version"]) {
+        return None;
     }
-}
-
-impl Emulator {
-    fn start(name: &str) -> Emulator {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let key = dir.join("private.pem");
-        std::fs::write(&key, generated_key(KeyAlgorithm::Rsa2048).0.as_bytes()).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hls-sign"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--origin",
-                "events/origin",
-            ])
-            .arg("--key")
-            .arg(&key)
-            .args(["--key-pair-id", KEY_PAIR_ID])
-            .current_dir(repo())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start hls-sign serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("emulator output").unwrap();
-        let base = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-            .to_owned();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Emulator {
-            child,
-            base,
-            log,
-            _key_dir: dir,
-        }
-    }
-
-    fn host(&self) -> &str {
-        self.base.trim_start_matches("http://")
-    }
-
-    /// A signed URL for `path`: the policy is checked against the https
-    /// form, as CloudFront sees it; the request goes to the emulator.
-    fn signed(&self, path: &str, policy: impl FnOnce(&str) -> Policy) -> String {
-        let https = format!("https://{}{path}", self.host());
-        let signed = signer().sign_url(&https, &policy(&https)).unwrap();
-        format!("http://{}", &signed["https://".len()..])
-    }
-
-    fn log_lines(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
+    Some(Stack::start(backend, &key_file(name), KEY_PAIR_ID))
 }
 
 fn signer() -> UrlSigner {
@@ -135,54 +64,51 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// GET over plain HTTP/1.1 on loopback: (status, body).
-fn get(url: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    (status, body)
+/// A signed URL for `path`: the policy is checked against the https form,
+/// as CloudFront sees it; the request goes to the emulator.
+fn signed(stack: &Stack, path: &str, policy: impl FnOnce(&str) -> Policy) -> String {
+    let https = format!("https://{}{path}", stack.emulator.host());
+    let signed = signer().sign_url(&https, &policy(&https)).unwrap();
+    format!("http://{}", &signed["https://".len()..])
 }
 
-fn code_of(body: &str) -> &str {
-    body.split("<Code>")
-        .nth(1)
-        .and_then(|b| b.split("</Code>").next())
-        .unwrap_or("")
+/// A `Cookie` header with signed cookies for `policy`.
+fn cookie_header(policy: &Policy) -> String {
+    signer()
+        .sign_cookies(policy)
+        .unwrap()
+        .cookies
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[test]
-fn rejections_carry_cloudfront_codes() {
-    let emulator = Emulator::start("codes");
+fn rejections_carry_cloudfront_codes_over_the_deployed_chain() {
+    let Some(stack) = stack("codes", Backend::Bootstrap) else {
+        return;
+    };
     let path = "/sample/index._m3u8";
     let t = now();
-    let good = emulator.signed(path, |url| Policy::canned(url, t + 600));
-    assert_eq!(get(&good).0, 200);
+    let good = signed(&stack, path, |url| Policy::canned(url, t + 600));
+    let (status, body) = get(&good);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("360p/index._m3u8?"), "{body}");
 
-    let unsigned = format!("{}{path}", emulator.base);
+    let base = &stack.emulator.base;
+    let unsigned = format!("{base}{path}");
     // Same length, one character changed: a well-formed, wrong signature.
     let tampered = {
         let at = good.find("Signature=").unwrap() + "Signature=".len();
         let flipped = if &good[at..at + 1] == "A" { "B" } else { "A" };
         format!("{}{flipped}{}", &good[..at], &good[at + 1..])
     };
-    let expired = emulator.signed(path, |url| Policy::canned(url, t - 10));
-    let not_yet = emulator.signed(path, |url| {
+    let expired = signed(&stack, path, |url| Policy::canned(url, t - 10));
+    let not_yet = signed(&stack, path, |url| {
         Policy::custom(url, t + 600).with(Condition::DateGreaterThan(t + 300))
     });
-    let wrong_ip = emulator.signed(path, |url| {
+    let wrong_ip = signed(&stack, path, |url| {
         Policy::custom(url, t + 600).with(Condition::IpAddress("198.51.100.0/24".parse().unwrap()))
     });
     let unknown_key = good.replace("Key-Pair-Id=KE2E", "Key-Pair-Id=KOTHER");
@@ -195,7 +121,7 @@ fn rejections_carry_cloudfront_codes() {
             HashAlgorithm::Sha256,
         )
         .unwrap();
-        let https = format!("https://{}{path}", emulator.host());
+        let https = format!("https://{}{path}", stack.emulator.host());
         let signed = other
             .sign_url(&https, &Policy::canned(&https, t + 600))
             .unwrap();
@@ -204,7 +130,7 @@ fn rejections_carry_cloudfront_codes() {
     let bad_policy = format!("{unsigned}?Policy=bm90LWpzb24_&Signature=AAAA&Key-Pair-Id=KE2E");
     let bad_signature = good.replace("Signature=", "Signature=%%%");
     let cases = [
-        (unsigned, "MissingKey"),
+        (unsigned.clone(), "MissingKey"),
         (tampered, "AccessDenied"),
         (expired, "AccessDenied"),
         (not_yet, "AccessDenied"),
@@ -218,11 +144,23 @@ fn rejections_carry_cloudfront_codes() {
         let (status, body) = get(&url);
         assert_eq!((status, code_of(&body)), (403, code), "{url}\n{body}");
     }
+    // Cookie viewers: an expired cookie, and one pinned to another address.
+    let tree = format!("https://{}/sample/*", stack.emulator.host());
+    for (policy, code) in [
+        (Policy::custom(&tree, t - 1), "AccessDenied"),
+        (
+            Policy::custom(&tree, t + 600)
+                .with(Condition::IpAddress("198.51.100.7/32".parse().unwrap())),
+            "AccessDenied",
+        ),
+    ] {
+        let answer = get_with(&unsigned, &[("cookie", &cookie_header(&policy))]);
+        assert_eq!((answer.status, code_of(&answer.body)), (403, code));
+    }
 
     // A child playlist from the rewritten master still validates when an
     // LL-HLS player appends its reload parameters.
-    let (_, master) = get(&good);
-    let child = master
+    let child = body
         .lines()
         .find(|l| l.starts_with("360p/"))
         .expect("variant line");
@@ -232,31 +170,41 @@ fn rejections_carry_cloudfront_codes() {
         "&_HLS_msn=1&_HLS_part=0",
         "&_HLS_skip=YES",
     ] {
-        let url = format!("{}/sample/{child}{reload}", emulator.base);
+        let url = format!("{base}/sample/{child}{reload}");
         assert_eq!(get(&url).0, 200, "{url}");
     }
-    let log = emulator.log_lines();
+    let log = stack.emulator.log_lines();
     assert!(log.iter().any(|l| l.contains("403 MissingKey")), "{log:?}");
+    // The function fetched the plain playlist back through the distribution.
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("GET /sample/index.m3u8 200")),
+        "{log:?}"
+    );
 }
 
-#[test]
-fn ffmpeg_decodes_the_signed_stream() {
-    if !have("ffmpeg", &["-version"]) {
-        return;
+/// ffmpeg decodes the whole stream; returns the emulator's log.
+fn ffmpeg_decodes(stack: &Stack, url: &str, cookies: Option<&str>) {
+    let mut command = Command::new("ffmpeg");
+    command.args(["-nostdin", "-v", "error", "-rw_timeout", "10000000"]);
+    if let Some(cookies) = cookies {
+        // ffmpeg takes Set-Cookie lines. No domain: ffmpeg compares it with
+        // `host:port`, and a cookie without one applies to the request's host.
+        let lines: String = cookies
+            .split("; ")
+            .map(|c| format!("{c}; path=/sample/\n"))
+            .collect();
+        command.arg("-cookies").arg(lines);
     }
-    let emulator = Emulator::start("ffmpeg");
-    let master = emulator.signed("/sample/index._m3u8", |url| {
-        Policy::canned(url, now() + 600)
-    });
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-rw_timeout", "10000000", "-i"])
-        .arg(&master)
+    let out = command
+        .arg("-i")
+        .arg(url)
         .args(["-map", "0", "-f", "null", "-"])
         .output()
         .unwrap();
     let errors = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && errors.trim().is_empty(), "{errors}");
-    let log = emulator.log_lines();
+    let log = stack.emulator.log_lines();
     assert!(!log.iter().any(|l| l.contains(" 403")), "{log:#?}");
     for fetched in [
         "/sample/360p/index._m3u8",
@@ -272,7 +220,49 @@ fn ffmpeg_decodes_the_signed_stream() {
 }
 
 #[test]
-fn chromium_plays_the_signed_stream_with_hls_js() {
+fn ffmpeg_decodes_the_stream_for_a_signed_url_viewer() {
+    if !have("ffmpeg", &["-version"]) {
+        return;
+    }
+    let Some(stack) = stack("ffmpeg-url", Backend::Bootstrap) else {
+        return;
+    };
+    let master = signed(&stack, "/sample/index._m3u8", |url| {
+        Policy::canned(url, now() + 600)
+    });
+    ffmpeg_decodes(&stack, &master, None);
+}
+
+#[test]
+fn ffmpeg_decodes_the_stream_for_a_signed_cookie_viewer() {
+    if !have("ffmpeg", &["-version"]) {
+        return;
+    }
+    let Some(stack) = stack("ffmpeg-cookies", Backend::Bootstrap) else {
+        return;
+    };
+    let tree = format!("https://{}/sample/*", stack.emulator.host());
+    let cookies = cookie_header(&Policy::custom(&tree, now() + 600));
+    let master = format!("{}/sample/index._m3u8", stack.emulator.base);
+    ffmpeg_decodes(&stack, &master, Some(&cookies));
+}
+
+#[test]
+fn ffmpeg_decodes_the_stream_over_the_viewer_request_trigger() {
+    if !have("ffmpeg", &["-version"]) {
+        return;
+    }
+    let Some(stack) = stack("ffmpeg-edge", Backend::ViewerRequest) else {
+        return;
+    };
+    let master = signed(&stack, "/sample/index._m3u8", |url| {
+        Policy::canned(url, now() + 600)
+    });
+    ffmpeg_decodes(&stack, &master, None);
+}
+
+/// hls.js in headless Chromium plays the page's stream to the end.
+fn chromium_plays(name: &str, grant: &str) {
     let e2e = repo().join("tests/e2e");
     if !have("node", &["--version"]) || !have("/usr/bin/chromium", &["--version"]) {
         return;
@@ -287,11 +277,16 @@ fn chromium_plays_the_signed_stream_with_hls_js() {
         println!("skipped: npm ci --prefix tests/e2e has not been run");
         return;
     }
-    let emulator = Emulator::start("chromium");
-    let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-player.png");
+    let Some(stack) = stack(name, Backend::Bootstrap) else {
+        return;
+    };
+    let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
     let out = Command::new("node")
         .arg(e2e.join("player.mjs"))
-        .arg(format!("{}/?path=/sample/index._m3u8", emulator.base))
+        .arg(format!(
+            "{}/?path=/sample/index._m3u8&grant={grant}",
+            stack.emulator.base
+        ))
         .arg(&screenshot)
         .arg("90000")
         .output()
@@ -307,7 +302,17 @@ fn chromium_plays_the_signed_stream_with_hls_js() {
         std::fs::metadata(&screenshot).unwrap().len() > 1000,
         "screenshot written"
     );
-    let log = emulator.log_lines();
+    let log = stack.emulator.log_lines();
     assert!(!log.iter().any(|l| l.contains(" 403")), "{log:#?}");
-    println!("screenshot: {}", screenshot.display());
+    println!("screenshot ({:?}): {}", stack.backend, screenshot.display());
+}
+
+#[test]
+fn chromium_plays_the_stream_for_a_signed_url_viewer() {
+    chromium_plays("e2e-player-signed-url", "sign");
+}
+
+#[test]
+fn chromium_plays_the_stream_for_a_signed_cookie_viewer() {
+    chromium_plays("e2e-player-signed-cookies", "cookies");
 }

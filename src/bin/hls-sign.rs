@@ -167,9 +167,11 @@ enum Command {
         #[arg(long, value_name = "EPOCH")]
         now: Option<u64>,
     },
-    /// A local CloudFront in front of the function: verifies every request's
-    /// signature, sends `*._m3u8` to the real handler, serves the rest from
-    /// the origin, and plays the sample at `/`.
+    /// A local CloudFront in front of the function, as deployed: verifies
+    /// every request's signature, runs the template's CloudFront Function and
+    /// origin request policy, sends `*._m3u8` to the function as a
+    /// function-URL request, serves the rest from the origin, and plays the
+    /// sample at `/`.
     Serve {
         /// Address to listen on (loopback by default).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -200,6 +202,19 @@ enum Command {
         /// Lifetime of URLs issued by /dev/sign, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 3600)]
         dev_ttl: u64,
+        /// How the distribution reaches the function: the deployed
+        /// function-URL chain, or a Lambda@Edge viewer-request trigger.
+        #[arg(long, value_enum, default_value_t = ServeTrigger::FunctionUrl)]
+        trigger: ServeTrigger,
+        /// The template whose CloudFront Function and origin request policy
+        /// run (default: the one built into this binary).
+        #[arg(long, value_name = "FILE")]
+        template: Option<PathBuf>,
+        /// Send function-URL requests to this URL instead of the handler in
+        /// this process, e.g. the real bootstrap under `cargo lambda watch`:
+        /// http://127.0.0.1:9000/lambda-url/hls-edge-signer
+        #[arg(long, value_name = "URL")]
+        function_url: Option<String>,
     },
     /// Generate a key pair for CloudFront (PEM files; the private one is created mode 0600).
     Keygen {
@@ -215,6 +230,14 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ServeTrigger {
+    /// CloudFront Function + origin request policy + function URL (deployed).
+    FunctionUrl,
+    /// Lambda@Edge viewer request.
+    ViewerRequest,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -542,15 +565,25 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             public_keys,
             hls_js,
             dev_ttl,
+            trigger,
+            template,
+            function_url,
         } => {
-            let http_origin = origin.starts_with("http://") || origin.starts_with("https://");
             let flags = RawConfig {
-                origin: http_origin.then(|| origin.clone()),
                 trusted_keys: trusted_key_flags(&public_keys)?,
                 ..RawConfig::default()
             };
             let config = cli_config(config.as_deref(), key.zip(key_pair_id), flags)?;
-            return serve(listen, origin, config, hls_js, dev_ttl);
+            let options = ServeOptions {
+                listen,
+                origin,
+                hls_js,
+                dev_ttl,
+                trigger,
+                template,
+                function_url,
+            };
+            return serve(options, config);
         }
         Command::Keygen {
             algorithm,
@@ -630,49 +663,93 @@ fn trusted_key_flags(
     Ok((!keys.is_empty()).then_some(keys))
 }
 
-/// `hls-sign serve`: the local CloudFront emulator.
-fn serve(
+/// `hls-sign serve`'s own options.
+struct ServeOptions {
     listen: std::net::SocketAddr,
     origin: String,
-    function_config: Config,
     hls_js: PathBuf,
     dev_ttl: u64,
-) -> Result<ExitCode, String> {
-    use hls_edge_signer::emulator::{serve, Emulator, FolderOrigin, StaticOrigin};
+    trigger: ServeTrigger,
+    template: Option<PathBuf>,
+    function_url: Option<String>,
+}
+
+/// `hls-sign serve`: the local CloudFront emulator.
+fn serve(options: ServeOptions, mut function_config: Config) -> Result<ExitCode, String> {
+    use hls_edge_signer::emulator::function::FunctionTarget;
+    use hls_edge_signer::emulator::template::{Deployment, DEPLOYED};
+    use hls_edge_signer::emulator::{
+        cf_function::CloudFrontFunction, serve, DeployedChain, EmulatedTrigger, Emulator,
+        FolderOrigin, StaticOrigin,
+    };
+    let origin = options.origin;
     let http_origin = origin.starts_with("http://") || origin.starts_with("https://");
+    let template = match &options.template {
+        Some(path) => read_text(path)?,
+        None => DEPLOYED.to_owned(),
+    };
+    let deployment = Deployment::from_template(&template).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
+        let listener = tokio::net::TcpListener::bind(options.listen)
             .await
-            .map_err(|e| format!("--listen {listen}: {e}"))?;
+            .map_err(|e| format!("--listen {}: {e}", options.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
-        let (static_origin, origin_dir) = if http_origin {
+        let static_origin = if http_origin {
             let client = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| e.to_string())?;
             let base = origin.trim_end_matches('/').to_owned();
-            (StaticOrigin::Http { base, client }, None)
+            StaticOrigin::Http { base, client }
         } else {
             let dir = PathBuf::from(&origin);
             if !dir.is_dir() {
                 return Err(format!("--origin {origin}: not a folder or http(s) URL"));
             }
-            (StaticOrigin::Dir(FolderOrigin::new(dir.clone())), Some(dir))
+            StaticOrigin::Dir(FolderOrigin::new(dir))
         };
-        let handler = Handler::from_config(function_config, origin_dir)
+        // As deployed, the function's origin is the distribution: it fetches
+        // `index.m3u8` back through this emulator, signed.
+        function_config.origin = None;
+        function_config.distribution_endpoint = Some(format!("http://{address}"));
+        let handler = Handler::from_config(function_config, None)
             .await
             .map_err(|e| e.to_string())?;
+        let trigger = match options.trigger {
+            ServeTrigger::ViewerRequest => EmulatedTrigger::ViewerRequest,
+            ServeTrigger::FunctionUrl => {
+                let cf_function = CloudFrontFunction::start(&deployment.function_code)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let target = match options.function_url {
+                    None => FunctionTarget::InProcess,
+                    Some(base) => FunctionTarget::Remote {
+                        base: base.trim_end_matches('/').to_owned(),
+                        client: reqwest::Client::builder()
+                            .redirect(reqwest::redirect::Policy::none())
+                            .build()
+                            .map_err(|e| e.to_string())?,
+                    },
+                };
+                EmulatedTrigger::FunctionUrl(Box::new(DeployedChain {
+                    cf_function,
+                    policy: deployment.origin_request_policy,
+                    target,
+                }))
+            }
+        };
         let emulator = Emulator {
             handler,
             origin: static_origin,
             host: address.to_string(),
-            hls_js: Some(hls_js),
-            dev_ttl,
+            hls_js: Some(options.hls_js),
+            dev_ttl: options.dev_ttl,
             verified: hls_edge_signer::verify::VerifiedSignatures::new(4096),
+            trigger,
         };
         println!("listening on http://{address}");
         serve(listener, std::sync::Arc::new(emulator))

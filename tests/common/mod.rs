@@ -15,6 +15,8 @@ pub mod emulator;
 pub mod http_origin;
 #[allow(dead_code)]
 pub mod independent;
+#[allow(dead_code)]
+pub mod stack;
 
 pub fn shared_testdata(test: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");

@@ -1,0 +1,37 @@
+// Runs a CloudFront Function's code for the local emulator, in node.
+//
+// stdin, one JSON document per line: first the function's code (a JSON
+// string), then one CloudFront Functions event per line. stdout: one line
+// per event, {"result": <what handler returned>} or {"error": "<message>"}.
+//
+// The code runs in a V8 context holding only the language built-ins (no
+// require, process, Buffer or timers), as at the edge; each event is built
+// inside that context.
+'use strict';
+
+const readline = require('readline');
+const vm = require('vm');
+
+const context = vm.createContext({});
+let handler = null;
+
+const lines = readline.createInterface({ input: process.stdin, terminal: false });
+lines.on('line', (line) => {
+  let reply;
+  try {
+    if (handler === null) {
+      const code = JSON.parse(line);
+      handler = vm.runInContext(code + '\n;handler', context, { filename: 'cloudfront-function.js' });
+      if (typeof handler !== 'function') {
+        throw new Error('the code defines no function named handler');
+      }
+      reply = { ready: true };
+    } else {
+      const event = vm.runInContext('(' + line + ')', context);
+      reply = { result: JSON.parse(JSON.stringify(handler(event))) };
+    }
+  } catch (e) {
+    reply = { error: String(e && e.stack ? e.stack : e) };
+  }
+  process.stdout.write(JSON.stringify(reply) + '\n');
+});
