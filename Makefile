@@ -39,8 +39,11 @@ bench:
 	./bench/node-baseline.sh target/bench-rewrite
 	$(CARGO) build --release --bins
 	./bench/load.sh target/release/hls-sign target/bench-load
-	python3 bench/lambda_cold.py target/release/hls-edge-signer target/bench-rewrite/key.pem \
+	python3 bench/lambda_cold.py target/release/hls-edge-signer target/release/hls-sign \
+		target/bench-rewrite/key.pem \
 		target/bench-rewrite target/bench-rewrite
+	python3 bench/manifest_process.py target/release/hls-sign target/bench-rewrite/key.pem \
+		target/bench-rewrite/media-1000.m3u8 target/bench-rewrite
 	python3 bench/report.py target/openssl-speed.txt
 
 ## The local CloudFront emulator on the sample stream: a development key pair

@@ -199,6 +199,36 @@ pub fn digit_pattern(name: &str) -> Option<String> {
     Some(pattern)
 }
 
+/// Whether two references get the same [`digit_pattern`] (which both must
+/// have): the same text but for the sequence-number run, of the same length.
+/// Compares in place, without building either pattern.
+pub fn same_pattern(a: &str, b: &str) -> bool {
+    fn run(name: &str) -> Option<(usize, usize)> {
+        let file_start = name.rfind('/').map_or(0, |i| i + 1);
+        let stem_end = name
+            .rfind('.')
+            .filter(|&i| i >= file_start && i + 1 < name.len())?;
+        let bytes = name.as_bytes();
+        let end = bytes[file_start..stem_end]
+            .iter()
+            .rposition(u8::is_ascii_digit)?
+            + file_start
+            + 1;
+        let start = bytes[file_start..end]
+            .iter()
+            .rposition(|b| !b.is_ascii_digit())
+            .map(|i| i + file_start + 1)?;
+        Some((start, end))
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    match (run(a), run(b)) {
+        (Some(ra), Some(rb)) => ra == rb && a[..ra.0] == b[..rb.0] && a[ra.1..] == b[rb.1..],
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +264,31 @@ mod tests {
             check_target("https://h", "/u/..;/seg.ts", None),
             Err(Unsigned::UnsafePath(_))
         ));
+    }
+
+    #[test]
+    fn same_patterns() {
+        assert!(same_pattern("seg-00001.ts", "seg-99999.ts"));
+        assert!(same_pattern("hd/seg-1.ts", "hd/seg-2.ts"));
+        assert!(!same_pattern("seg-1.ts", "seg-10.ts"));
+        assert!(!same_pattern("seg-1.ts", "set-1.ts"));
+        assert!(!same_pattern("hd/seg-1.ts", "sd/seg-1.ts"));
+        assert!(
+            !same_pattern("1.ts", "2.ts"),
+            "no literal prefix: exact grants"
+        );
+        assert!(
+            !same_pattern("seg-1", "seg-2"),
+            "no extension: exact grants"
+        );
+        assert!(!same_pattern("a/1.ts", "b/2.ts"));
+        // The function agrees with digit_pattern on every pair it accepts.
+        for (a, b) in [
+            ("seg-00001.ts", "seg-00002.ts"),
+            ("x/v1_007.m4s", "x/v1_123.m4s"),
+        ] {
+            assert_eq!(digit_pattern(a), digit_pattern(b));
+        }
     }
 
     #[test]

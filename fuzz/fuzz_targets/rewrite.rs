@@ -246,9 +246,9 @@ fn check_signed_uri(i: usize, original: &str, rewritten: &str) -> bool {
                 && !scheme.contains('/')
                 && !rest.contains('/')
         });
-    let playlist = !authority_only
-        && a.path.len() >= 5
-        && a.path.as_bytes()[a.path.len() - 5..].eq_ignore_ascii_case(b".m3u8");
+    // Only the lowercase spelling is renamed (it must round-trip through the
+    // function's `._m3u8` → `.m3u8` mapping).
+    let playlist = !authority_only && a.path.ends_with(".m3u8");
     let renamed = if playlist {
         let expected = format!("{}{SUFFIX}", &a.path[..a.path.len() - 5]);
         assert_eq!(b.path, expected, "child playlist not renamed; {}", ctx());

@@ -35,8 +35,11 @@ pub struct Handler {
 }
 
 /// How long the signature on an origin request (origin = the distribution)
-/// stays valid: just long enough for the fetch.
+/// stays valid: long enough for the fetch (at least this, at most this plus
+/// the bucket).
 const ORIGIN_SIGNATURE_SECONDS: u64 = 60;
+/// Its expiry is rounded to this, so one signature serves a bucket's fetches.
+const ORIGIN_SIGNATURE_BUCKET: u64 = 10;
 
 impl Handler {
     pub fn new(config: Config, keys: KeyCache, origin: Origin) -> Self {
@@ -295,7 +298,7 @@ impl Handler {
         &self,
         request: &PlaylistRequest,
         host: &str,
-        key: &KeyMaterial,
+        key: &Arc<KeyMaterial>,
         now: u64,
         log: &mut LogRecord,
     ) -> Result<crate::origin::Fetched, Refusal> {
@@ -316,15 +319,26 @@ impl Handler {
             // The origin is the distribution, whose `.m3u8` behavior requires
             // a signature too: a short canned one, just for this fetch,
             // made for the URL as CloudFront sees it.
-            let policy = Policy::canned(&origin_url, now + ORIGIN_SIGNATURE_SECONDS);
-            origin_url = key.signer.sign_url(&origin_url, &policy).map_err(|e| {
-                Refusal::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "origin URL not signable",
-                    log,
-                )
-                .with_detail(e, log)
-            })?;
+            // The expiry is rounded so the signature is made once per bucket
+            // and then comes from the signature cache (keyed by the whole
+            // URL, the viewer's own query included).
+            let expires =
+                crate::grant::round_up(now + ORIGIN_SIGNATURE_SECONDS, ORIGIN_SIGNATURE_BUCKET);
+            let policy = Policy::canned(&origin_url, expires);
+            let (params, _) = self
+                .rewriter_for(key)
+                .cache()
+                .get_or_sign(&key.signer, &policy, true)
+                .map_err(|e| {
+                    Refusal::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "origin URL not signable",
+                        log,
+                    )
+                    .with_detail(e, log)
+                })?;
+            origin_url.push(if own_query.is_empty() { '?' } else { '&' });
+            origin_url.push_str(&params);
             if let Some(endpoint) = &self.config.distribution_endpoint {
                 let https = format!("https://{host}");
                 origin_url = format!("{endpoint}{}", &origin_url[https.len()..]);

@@ -13,6 +13,10 @@ const readline = require('readline');
 const vm = require('vm');
 
 const context = vm.createContext({});
+// JSON in and out with the context's own built-ins, so the event's objects
+// are the function's kind of objects (compiled once, not per event).
+const parse = vm.runInContext('(function (text) { return JSON.parse(text); })', context);
+const stringify = vm.runInContext('(function (value) { return JSON.stringify(value); })', context);
 let handler = null;
 
 const lines = readline.createInterface({ input: process.stdin, terminal: false });
@@ -27,8 +31,9 @@ lines.on('line', (line) => {
       }
       reply = { ready: true };
     } else {
-      const event = vm.runInContext('(' + line + ')', context);
-      reply = { result: JSON.parse(JSON.stringify(handler(event))) };
+      const text = stringify(handler(parse(line)));
+      process.stdout.write('{"result":' + (text === undefined ? 'null' : text) + '}\n');
+      return;
     }
   } catch (e) {
     reply = { error: String(e && e.stack ? e.stack : e) };

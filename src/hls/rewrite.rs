@@ -209,6 +209,7 @@ impl Rewriter {
                 ..RewriteStats::default()
             },
             last: None,
+            last_segment: None,
         };
         let mut body = String::with_capacity(playlist.len() + uris.len() * 200);
         let mut copied = 0;
@@ -267,6 +268,9 @@ struct Job<'a> {
     /// The last Resource signed and its parameters: a run of segments shares
     /// one, so this skips the cache lookup for nearly every URI.
     last: Option<(String, Arc<str>)>,
+    /// The last plain segment reference granted by a pattern, and its
+    /// parameters: the next segments of its run reuse them directly.
+    last_segment: Option<(String, Arc<str>)>,
 }
 
 enum SignRefError {
@@ -322,6 +326,15 @@ impl SignedReference<'_> {
     }
 }
 
+/// One grant to issue.
+struct Issue {
+    resource: String,
+    /// The canned form applies (exactly the URL, no condition but the expiry).
+    canned: bool,
+    /// A segment pattern (`seg-?????.ts`).
+    pattern: bool,
+}
+
 const M3U8: &str = ".m3u8";
 
 /// Whether `path` ends in `.m3u8`. Only this spelling is a child playlist
@@ -358,6 +371,26 @@ impl<'a> Job<'a> {
     ) -> Result<Option<SignedReference<'a>>, SignRefError> {
         if reference.contains("{$") {
             return Ok(None);
+        }
+        // A run of segments: the previous segment of the same shape (same
+        // text but for the sequence number) shares its pattern grant. Every
+        // check below would come out the same for it, except the reference's
+        // own text, which is checked here.
+        if let Some((last, params)) = &self.last_segment {
+            if is_segment(carrier)
+                && scope::same_pattern(last, reference)
+                && uri::is_plain_relative_path(reference)
+                && check_relative(reference).is_ok()
+            {
+                let params = params.clone();
+                self.stats.cache_hits += 1;
+                self.stats.signed += 1;
+                return Ok(Some(SignedReference {
+                    path_len: reference.len(),
+                    rename: None,
+                    params,
+                }));
+            }
         }
         // Where the reference points, as origin (`scheme://authority`), path
         // and query. Plain relative paths — nearly every segment — resolve
@@ -425,13 +458,11 @@ impl<'a> Job<'a> {
         };
         // The URL as CloudFront will match it: signing parameters removed,
         // empty query pairs (`a=1&&b=2`, a trailing `&`) dropped.
-        let target_url = {
-            let mut url = format!("{origin}{path}");
-            if let Some(query) = query {
-                url.push('?');
-                url.push_str(query);
+        let target_url = match query {
+            None => format!("{origin}{path}"),
+            Some(query) => {
+                UrlParts::split(&format!("{origin}{path}?{query}")).without_signing_parameters()
             }
-            UrlParts::split(&url).without_signing_parameters()
         };
         let propagated = match options.mode {
             Mode::Propagate => self.propagated(&target_url, child_playlist),
@@ -443,9 +474,15 @@ impl<'a> Job<'a> {
                 params
             }
             None => {
-                let (resource, canned) =
-                    self.resource(&origin, &path, &target_url, child_playlist, carrier);
-                self.signed(resource, canned)?
+                let grant = self.resource(&origin, &path, &target_url, child_playlist, carrier);
+                let params = self.signed(grant.resource, grant.canned)?;
+                if grant.pattern
+                    && self.viewer_params.is_none()
+                    && uri::is_plain_relative_path(reference)
+                {
+                    self.last_segment = Some((reference.to_owned(), params.clone()));
+                }
+                params
             }
         };
         self.stats.signed += 1;
@@ -457,8 +494,7 @@ impl<'a> Job<'a> {
         }))
     }
 
-    /// The Resource to grant for a target, and whether the canned form
-    /// applies (exactly the URL, no condition but the expiry).
+    /// The grant to issue for a target (see [`crate::scope`]).
     fn resource(
         &self,
         origin: &str,
@@ -466,24 +502,37 @@ impl<'a> Job<'a> {
         target_url: &str,
         child_playlist: bool,
         carrier: Carrier,
-    ) -> (String, bool) {
+    ) -> Issue {
         let mode = self.rewriter.options.mode;
         let split = path.rfind('/').map_or(0, |i| i + 1);
         let (directory, name) = path.split_at(split);
+        let custom = |resource: String| Issue {
+            resource,
+            canned: false,
+            pattern: false,
+        };
         if mode == Mode::Directory {
-            return (format!("{origin}{directory}*"), false);
+            return custom(format!("{origin}{directory}*"));
         }
         if child_playlist {
             // LL-HLS players append `_HLS_msn`, `_HLS_part`, `_HLS_skip`.
-            return (format!("{target_url}*"), false);
+            return custom(format!("{target_url}*"));
         }
         let exact_is_target = target_url.len() == origin.len() + path.len();
         if mode != Mode::Canned && is_segment(carrier) && exact_is_target {
             if let Some(pattern) = scope::digit_pattern(name) {
-                return (format!("{origin}{directory}{pattern}"), false);
+                return Issue {
+                    resource: format!("{origin}{directory}{pattern}"),
+                    canned: false,
+                    pattern: true,
+                };
             }
         }
-        (target_url.to_owned(), self.limits.allows_canned())
+        Issue {
+            resource: target_url.to_owned(),
+            canned: self.limits.allows_canned(),
+            pattern: false,
+        }
     }
 
     /// Whether URIs on `target`'s host may be signed: the viewer's own origin
