@@ -692,6 +692,47 @@ mod tests {
     }
 
     #[test]
+    fn every_entry_point_layers_the_same_way() {
+        let dir = std::env::temp_dir().join(format!("hls-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.json");
+        std::fs::write(
+            &file,
+            r#"{"mode": "canned", "ttl_seconds": 600, "trusted_keys": {"KA": "@a.pem"}}"#,
+        )
+        .unwrap();
+        let builder = ConfigBuilder {
+            raw: RawConfig::from_json(r#"{"bucket_seconds": 30, "gzip": false}"#).unwrap(),
+        };
+        let merged = builder
+            .file(Some(&file))
+            .unwrap()
+            .environment(env(&[
+                ("HLS_TTL", "900"),
+                ("HLS_TRUSTED_KEYS", "KB=@b.pem"),
+            ]))
+            .unwrap()
+            .key_file("k.pem".into(), Some("KFLAG".into()))
+            .layer(RawConfig {
+                mode: Some("directory".into()),
+                ..RawConfig::default()
+            });
+        // The file merges over the compiled-in layer instead of replacing it.
+        assert_eq!(merged.raw.bucket_seconds, Some(30));
+        assert_eq!(merged.raw.gzip, Some(false));
+        // Environment over file, flags over everything.
+        assert_eq!(merged.raw.ttl_seconds, Some(900));
+        assert_eq!(merged.raw.mode.as_deref(), Some("directory"));
+        assert_eq!(merged.raw.key_pair_id.as_deref(), Some("KFLAG"));
+        // Trusted keys accumulate across layers.
+        let keys: Vec<&String> = merged.raw.trusted_keys.as_ref().unwrap().keys().collect();
+        assert_eq!(keys, ["KA", "KB"]);
+        // And one validation: the named key files must exist.
+        let error = merged.build().unwrap_err().to_string();
+        assert!(error.contains("`trusted_keys`"), "{error}");
+    }
+
+    #[test]
     fn bad_fields_are_named() {
         let cases = [
             (r#"{"mode": "fast"}"#, "`mode`"),

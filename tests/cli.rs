@@ -524,3 +524,34 @@ fn manifest_verifies_the_grant_in_its_url() {
     );
     assert!(stdout(&out).is_empty());
 }
+
+/// `manifest` builds its configuration like the function: a bad field in
+/// `--config` (or the environment) is refused with the field named.
+#[test]
+fn manifest_validates_its_configuration() {
+    let (dir, private, _) = keys("ecdsa");
+    let config = dir.path().join("bad.json");
+    std::fs::write(&config, r#"{"suffix": "_m3u8"}"#).unwrap();
+    let out = manifest(
+        dir.path(),
+        &private,
+        "#EXTM3U\n#EXTINF:4,\nseg-1.ts\n",
+        &["--config", config.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`suffix`"), "{}", stderr(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_hls-sign"))
+        .args([
+            "manifest",
+            "--url",
+            "https://d.example/v/index._m3u8",
+            "--key",
+        ])
+        .arg(&private)
+        .args(["--key-pair-id", "KTEST", "-"])
+        .env("HLS_IP_PINNING", "2001:db8::/32")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`ip_pinning`"), "{}", stderr(&out));
+}
