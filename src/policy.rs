@@ -301,31 +301,7 @@ impl Policy {
 /// Greedy matching with a single backtrack point: linear in practice and never
 /// exponential, whatever an attacker puts in a policy.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            pi += 1;
-            backtrack = Some((pi, ti));
-        } else if pi < p.len() && (p[pi] == t[ti] || (p[pi] == b'?' && !is_continuation(t[ti]))) {
-            pi += 1;
-            ti += 1;
-            // `?` stands for one character, so it swallows a whole UTF-8 sequence.
-            if p[pi - 1] == b'?' {
-                while ti < t.len() && is_continuation(t[ti]) {
-                    ti += 1;
-                }
-            }
-        } else if let Some((star_p, star_t)) = backtrack {
-            pi = star_p;
-            ti = star_t + 1;
-            backtrack = Some((star_p, ti));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&b| b == b'*')
+    glob(pattern, text, true)
 }
 
 /// [`wildcard_match`] with `?` read as itself: only `*` is a wildcard.
@@ -334,16 +310,27 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 /// *playlist* (see `edge::viewer_grant`): the `?` patterns it issues for
 /// runs of segments must never be usable to fetch an unlisted playlist.
 pub fn star_match(pattern: &str, text: &str) -> bool {
+    glob(pattern, text, false)
+}
+
+fn glob(pattern: &str, text: &str, question_is_wildcard: bool) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let mut backtrack: Option<(usize, usize)> = None;
     while ti < t.len() {
+        let any_one = question_is_wildcard && pi < p.len() && p[pi] == b'?';
         if pi < p.len() && p[pi] == b'*' {
             pi += 1;
             backtrack = Some((pi, ti));
-        } else if pi < p.len() && p[pi] == t[ti] {
+        } else if pi < p.len() && (p[pi] == t[ti] || (any_one && !is_continuation(t[ti]))) {
             pi += 1;
             ti += 1;
+            // `?` stands for one character, so it swallows a whole UTF-8 sequence.
+            if any_one {
+                while ti < t.len() && is_continuation(t[ti]) {
+                    ti += 1;
+                }
+            }
         } else if let Some((star_p, star_t)) = backtrack {
             pi = star_p;
             ti = star_t + 1;

@@ -188,20 +188,33 @@ impl Emulator {
         }
     }
 
+    /// The `path` a development endpoint was asked for (checked like any
+    /// request path) and the key to sign with.
+    async fn dev_request(
+        &self,
+        query: &str,
+        now: u64,
+    ) -> Result<(String, Arc<crate::secrets::KeyMaterial>), (HttpResponse, String)> {
+        let path = query_value(query, "path").unwrap_or_else(|| "/sample/index._m3u8".to_owned());
+        if crate::paths::check_path(&path).is_err() {
+            return Err((
+                response(400, "text/plain", "bad path\n"),
+                "bad path".to_owned(),
+            ));
+        }
+        match self.handler.keys().get(now).await {
+            Ok(key) => Ok((path, key)),
+            Err(e) => Err((response(500, "text/plain", "no key\n"), e.to_string())),
+        }
+    }
+
     /// What the application's API does in production: a signed URL for a
     /// master playlist path (canned policy, this emulator's key).
     async fn dev_sign(&self, query: &str) -> (HttpResponse, String) {
-        let path = query_value(query, "path").unwrap_or_else(|| "/sample/index._m3u8".to_owned());
-        if crate::paths::check_path(&path).is_err() {
-            return (
-                response(400, "text/plain", "bad path\n"),
-                "bad path".to_owned(),
-            );
-        }
         let now = now();
-        let key = match self.handler.keys().get(now).await {
-            Ok(key) => key,
-            Err(e) => return (response(500, "text/plain", "no key\n"), e.to_string()),
+        let (path, key) = match self.dev_request(query, now).await {
+            Ok(found) => found,
+            Err(refused) => return refused,
         };
         let expires = now + self.dev_ttl;
         let https = format!("https://{}{path}", self.host);
@@ -221,19 +234,12 @@ impl Emulator {
     /// Signed cookies for a directory (custom policy `https://host/dir/*`),
     /// as an application would set them, and the master playlist's plain URL.
     async fn dev_cookies(&self, query: &str) -> (HttpResponse, String) {
-        let path = query_value(query, "path").unwrap_or_else(|| "/sample/index._m3u8".to_owned());
-        if crate::paths::check_path(&path).is_err() {
-            return (
-                response(400, "text/plain", "bad path\n"),
-                "bad path".to_owned(),
-            );
-        }
-        let directory = &path[..path.rfind('/').map_or(1, |i| i + 1)];
         let now = now();
-        let key = match self.handler.keys().get(now).await {
-            Ok(key) => key,
-            Err(e) => return (response(500, "text/plain", "no key\n"), e.to_string()),
+        let (path, key) = match self.dev_request(query, now).await {
+            Ok(found) => found,
+            Err(refused) => return refused,
         };
+        let directory = &path[..path.rfind('/').map_or(1, |i| i + 1)];
         let expires = now + self.dev_ttl;
         let policy = Policy::custom(&format!("https://{}{directory}*", self.host), expires);
         let cookies = match key.signer.sign_cookies(&policy) {
