@@ -122,6 +122,10 @@ pub enum Carrier {
         tag: &'static str,
         attribute: &'static str,
     },
+    /// A quoted `URI` or `*-URI` attribute of a tag outside
+    /// [`URI_ATTRIBUTES`] (a newer or vendor tag, or `EXT-X-STREAM-INF`
+    /// carrying one): fetched by players that know the tag.
+    OtherAttribute,
 }
 
 /// Why a playlist cannot be scanned.
@@ -213,19 +217,44 @@ pub fn scan(playlist: &str) -> Result<Vec<UriRef>, ScanError> {
         } else if VARIANT_TAGS.iter().any(|t| t.as_bytes() == name) {
             variant_pending = true;
         }
-        if let Some(&(tag, wanted)) = URI_ATTRIBUTES.iter().find(|(t, _)| t.as_bytes() == name) {
-            if name_end < text.len() {
-                let attrs = Attributes {
-                    bytes,
-                    line,
-                    tag,
-                    wanted,
-                };
-                attrs.scan(start + name_end + 1, end, &mut out)?;
+        if name_end < text.len() {
+            match URI_ATTRIBUTES.iter().find(|(t, _)| t.as_bytes() == name) {
+                // A tag of interest: its list must split with certainty.
+                Some(&(tag, wanted)) => {
+                    let attrs = Attributes {
+                        bytes,
+                        line,
+                        tag,
+                        wanted,
+                    };
+                    attrs.scan(start + name_end + 1, end, &mut out)?;
+                }
+                // Any other tag may carry a `URI` or `*-URI` attribute too.
+                // Its list is read leniently: one that does not split with
+                // certainty is left alone, as before (no URI, no error).
+                None => {
+                    let attrs = Attributes {
+                        bytes,
+                        line,
+                        tag: "",
+                        wanted: &[],
+                    };
+                    let mut found = Vec::new();
+                    if attrs.scan(start + name_end + 1, end, &mut found).is_ok() {
+                        out.append(&mut found);
+                    }
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// `URI`, or a name ending in `-URI` (`SERVER-URI`, `X-ASSET-URI`, a
+/// vendor's `X-COM-EXAMPLE-URI`): an attribute that holds a URI a player
+/// may fetch, on any tag.
+fn is_uri_name(name: &[u8]) -> bool {
+    name == b"URI" || name.ends_with(b"-URI")
 }
 
 /// Spaces and tabs: allowed around a URI line and around `=` and `,`.
@@ -309,7 +338,16 @@ impl Attributes<'_> {
             if name.is_empty() {
                 return Err(self.malformed("attribute without a name"));
             }
-            let attribute = self.wanted.iter().copied().find(|a| a.as_bytes() == name);
+            let listed = self.wanted.iter().copied().find(|a| a.as_bytes() == name);
+            let carrier = match listed {
+                Some(attribute) => Some(Carrier::Attribute {
+                    tag: self.tag,
+                    attribute,
+                }),
+                None if is_uri_name(name) => Some(Carrier::OtherAttribute),
+                None => None,
+            };
+            let attribute = listed.or(carrier.map(|_| "URI"));
             i = skip_blanks(i + 1);
 
             if i < end && self.at(i) == Some(b'"') {
@@ -321,17 +359,14 @@ impl Attributes<'_> {
                     .and_then(|v| v.iter().position(|&b| b == b'"'))
                     .ok_or_else(|| self.malformed("unterminated quoted string"))?;
                 let value_end = value_start + len;
-                if let Some(attribute) = attribute {
+                if let (Some(attribute), Some(carrier)) = (attribute, carrier) {
                     let value = self.bytes.get(value_start..value_end).unwrap_or_default();
                     if value.iter().all(|&b| is_blank(b)) {
                         empty = empty.or(Some(attribute));
                     } else {
                         out.push(UriRef {
                             range: value_start..value_end,
-                            carrier: Carrier::Attribute {
-                                tag: self.tag,
-                                attribute,
-                            },
+                            carrier,
                             line: self.line,
                         });
                     }
@@ -342,7 +377,7 @@ impl Attributes<'_> {
                 }
                 i += 1;
             } else {
-                if attribute.is_some() {
+                if listed.is_some() {
                     return Err(self.malformed("URI must be a quoted string"));
                 }
                 // Unquoted token, up to the next comma. A stray quote in it is
@@ -569,7 +604,11 @@ seg.mp4
                 ("x.ts", Segment, 3)
             ]
         );
-        // EXT-X-STREAM-INF's attributes are never parsed (URI is not one of them).
+        // EXT-X-STREAM-INF's attributes are read leniently: a URI attribute
+        // is reported (Comcast mamba's SAP master writes one), a list that
+        // does not split is left alone.
+        let p = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,URI=\"x\"\n";
+        assert_eq!(found(p), [("x", Carrier::OtherAttribute, 2)]);
         let p = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,URI=\"x\",BROKEN=\"\n";
         assert_eq!(found(p), []);
         // Without a colon, still the tag.
@@ -578,15 +617,35 @@ seg.mp4
     }
 
     #[test]
-    fn unknown_tags_are_never_parsed() {
-        let p = "#EXTM3U\n#EXT-X-FOO:URI=\"a\n#EXT-X-BAR:URI=unquoted,URI=\"\"\n#EXTINF:1,title \"with quote\n#EXT-X-MEDIA-SEQUENCE:URI=\"m\"\n#EXT-X-KEYFORMAT:URI=\"k\"\n#EXT-X-KEY-X:URI=\"k\"\n#EXT-X-MAPS:URI=\"m\"\nx.ts\n";
-        assert_eq!(found(p), [("x.ts", Segment, 9)]);
+    fn unknown_tags_yield_uri_attributes_when_they_split() {
+        // Lists that do not split with certainty are left alone, never an error.
+        let p = "#EXTM3U\n#EXT-X-FOO:URI=\"a\n#EXT-X-BAR:URI=unquoted,URI=\"\"\n#EXTINF:1,title \"with quote\nx.ts\n";
+        assert_eq!(found(p), [("x.ts", Segment, 5)]);
+        // A quoted URI or *-URI on any other tag is a URI.
+        let p = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:URI=\"m\"\n#EXT-X-KEYFORMAT:URI=\"k\"\n#EXT-X-VENDOR-THING:ID=1,X-COM-EXAMPLE-URI=\"v.json\",X-URIS=\"no\"\n#EXT-X-MAPS:NAME=\"no\"\nx.ts\n";
+        assert_eq!(
+            found(p),
+            [
+                ("m", Carrier::OtherAttribute, 2),
+                ("k", Carrier::OtherAttribute, 3),
+                ("v.json", Carrier::OtherAttribute, 4),
+                ("x.ts", Segment, 6)
+            ]
+        );
     }
 
     #[test]
     fn tag_name_must_match_exactly() {
         let p = "#EXTM3U\n#ext-x-key:URI=\"a\"\n#EXT-X-KEY :URI=\"b\"\n# EXT-X-KEY:URI=\"c\"\n#EXT-X-KEY:URI=\"d\"\n";
-        assert_eq!(found(p), [("d", attr("EXT-X-KEY", "URI"), 5)]);
+        // `EXT-X-KEY ` is another tag (its URI is still one); lowercase and
+        // `# EXT` are comments.
+        assert_eq!(
+            found(p),
+            [
+                ("b", Carrier::OtherAttribute, 3),
+                ("d", attr("EXT-X-KEY", "URI"), 5)
+            ]
+        );
     }
 
     #[test]
@@ -596,11 +655,16 @@ seg.mp4
 #EXT-X-KEY:METHOD=AES-128,X-URI="no4",URIX="no5",uri="no6",Uri="no7",URI="yes2"
 #EXT-X-CONTENT-STEERING:URI="no8",SERVER-URI="yes3"
 "#;
+        // Exactly `URI` or a name ending in `-URI`, on any tag: `no3`, `no4`
+        // and `no8` are URIs too, as issued for a tag's unlisted attributes.
         assert_eq!(
             found(p),
             [
                 ("yes1", attr("EXT-X-DATERANGE", "X-URI"), 2),
+                ("no3", Carrier::OtherAttribute, 2),
+                ("no4", Carrier::OtherAttribute, 3),
                 ("yes2", attr("EXT-X-KEY", "URI"), 3),
+                ("no8", Carrier::OtherAttribute, 4),
                 ("yes3", attr("EXT-X-CONTENT-STEERING", "SERVER-URI"), 4),
             ]
         );
@@ -906,7 +970,7 @@ seg.mp4
             counted_to = r.range.start;
             assert_eq!(line, r.line, "{r:?}");
             match r.carrier {
-                Carrier::Attribute { .. } => {
+                Carrier::Attribute { .. } | Carrier::OtherAttribute => {
                     assert_eq!(p.as_bytes()[r.range.start - 1], b'"');
                     assert_eq!(p.as_bytes().get(r.range.end), Some(&b'"'));
                     assert!(!text.contains('"'));
@@ -1064,14 +1128,17 @@ seg.mp4
                 match r.carrier {
                     Segment => segments += 1,
                     VariantStream => variants += 1,
-                    Carrier::Attribute { .. } => attributes += 1,
+                    Carrier::Attribute { .. } | Carrier::OtherAttribute => attributes += 1,
                 }
             }
             // Every line with a URI attribute of interest yields a UriRef.
             for line in lines_with_uri_attributes(p) {
                 assert!(
-                    refs.iter()
-                        .any(|r| r.line == line && matches!(r.carrier, Carrier::Attribute { .. })),
+                    refs.iter().any(|r| r.line == line
+                        && matches!(
+                            r.carrier,
+                            Carrier::Attribute { .. } | Carrier::OtherAttribute
+                        )),
                     "{name}:{line}: URI attribute not found"
                 );
             }
@@ -1082,7 +1149,7 @@ seg.mp4
                 .count();
             let found_bare = refs
                 .iter()
-                .filter(|r| !matches!(r.carrier, Carrier::Attribute { .. }))
+                .filter(|r| matches!(r.carrier, Segment | VariantStream))
                 .count();
             assert_eq!(bare, found_bare, "{name}: bare URI lines");
         }
@@ -1176,6 +1243,12 @@ seg.mp4
             others: Vec<&'static str>,
             uri: String,
         },
+        /// A tag outside the table carrying a `URI` or `*-URI` attribute.
+        OtherTag {
+            tag: &'static str,
+            attribute: &'static str,
+            uri: String,
+        },
         Noise(&'static str),
     }
 
@@ -1186,11 +1259,12 @@ seg.mp4
         "# comment URI=\"nope\"",
         "#EXT-X-VERSION:7",
         "#EXT-X-MEDIA-SEQUENCE:1",
-        "#EXT-X-FOO:URI=\"unknown\"",
-        "#EXT-X-KEYFORMAT:URI=\"no\"",
+        "#EXT-X-FOO:NAME=\"unknown\"",
+        "#EXT-X-KEYFORMAT:X-URIS=\"no\"",
         "#ext-x-key:URI=\"lower\"",
         "#EXT-X-ENDLIST",
-        "#EXT-X-STREAM-INF-X:URI=\"odd\"",
+        "#EXT-X-STREAM-INF-X:BANDWIDTH=1",
+        "#EXT-X-BROKEN:URI=\"unterminated",
     ];
 
     /// Other attributes for tags of interest.
@@ -1246,6 +1320,18 @@ seg.mp4
                     others,
                     uri
                 }),
+            (
+                prop::sample::select(
+                    &["EXT-X-VENDOR", "EXT-X-STREAM-INF", "EXT-X-SESSION-NEW"][..]
+                ),
+                prop::sample::select(&["URI", "X-COM-EXAMPLE-URI", "LOGO-URI"][..]),
+                uri_strategy()
+            )
+                .prop_map(|(tag, attribute, uri)| Item::OtherTag {
+                    tag,
+                    attribute,
+                    uri
+                }),
             prop::sample::select(NOISE).prop_map(Item::Noise),
         ]
     }
@@ -1299,6 +1385,14 @@ seg.mp4
                         Carrier::Attribute { tag, attribute },
                         lines.len(),
                     ));
+                }
+                Item::OtherTag {
+                    tag,
+                    attribute,
+                    uri,
+                } => {
+                    lines.push(format!("#{tag}:ID=1,{attribute}=\"{uri}\""));
+                    expected.push((uri.clone(), Carrier::OtherAttribute, lines.len()));
                 }
                 Item::Noise(s) => lines.push(s.to_string()),
             }

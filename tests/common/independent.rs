@@ -37,7 +37,10 @@ const URI_TAGS: &[(&str, &[&str])] = &[
 
 // ------------------------------------------------------------------ URIs
 
-/// Byte ranges (within `line`) of every URI on one line.
+/// Byte ranges (within `line`) of every URI on one line: a bare URI line, the
+/// listed attributes of the tags above, and a quoted `URI` or `*-URI`
+/// attribute of any tag (a tag outside the list whose attributes do not
+/// split cleanly yields none).
 pub fn uris_in_line(line: &str) -> Vec<(usize, usize)> {
     let trimmed = line.trim_end_matches(['\r', '\n']);
     let content = trimmed.trim();
@@ -48,10 +51,14 @@ pub fn uris_in_line(line: &str) -> Vec<(usize, usize)> {
         let start = trimmed.find(content).unwrap();
         return vec![(start, start + content.len())];
     }
-    let Some((tag, attributes)) = URI_TAGS.iter().find(|(tag, _)| content.starts_with(tag)) else {
+    if !content.starts_with("#EXT") || !content.contains(':') {
         return Vec::new();
-    };
-    let offset = trimmed.find(tag).unwrap() + tag.len();
+    }
+    let listed = URI_TAGS.iter().find(|(tag, _)| content.starts_with(tag));
+    let tag_end = content.find(':').unwrap() + 1;
+    let attributes: &[&str] = listed.map_or(&[], |(_, a)| a);
+    let offset = trimmed.find(content).unwrap() + tag_end;
+    let wanted = |name: &str| attributes.contains(&name) || name == "URI" || name.ends_with("-URI");
     let mut found = Vec::new();
     // Walk NAME=VALUE pairs; quoted values may hold commas.
     let bytes = trimmed.as_bytes();
@@ -63,20 +70,35 @@ pub fn uris_in_line(line: &str) -> Vec<(usize, usize)> {
         }
         let name = trimmed[name_start..i].trim();
         if i >= bytes.len() || bytes[i] == b',' {
+            if !name.is_empty() && listed.is_none() {
+                return Vec::new(); // an entry without '=': the list does not split
+            }
             i += 1;
             continue;
         }
+        if name.contains('"') && listed.is_none() {
+            return Vec::new();
+        }
         i += 1; // '='
-        while i < bytes.len() && bytes[i] == b' ' {
+        while i < bytes.len() && (bytes[i] == b' ' || bytes[i] == b'\t') {
             i += 1;
         }
         if i < bytes.len() && bytes[i] == b'"' {
             let start = i + 1;
-            let end = start + trimmed[start..].find('"').unwrap();
-            if attributes.contains(&name) && end > start {
+            let Some(len) = trimmed[start..].find('"') else {
+                return if listed.is_some() { found } else { Vec::new() };
+            };
+            let end = start + len;
+            if wanted(name) && !trimmed[start..end].trim().is_empty() {
                 found.push((start, end));
             }
             i = end + 1;
+            while i < bytes.len() && (bytes[i] == b' ' || bytes[i] == b'\t') {
+                i += 1;
+            }
+            if i < bytes.len() && bytes[i] != b',' && listed.is_none() {
+                return Vec::new(); // text after a quoted string
+            }
         }
         while i < bytes.len() && bytes[i] != b',' {
             i += 1;
