@@ -73,6 +73,7 @@ pub struct RawConfig {
     pub ttl_seconds: Option<u64>,
     pub bucket_seconds: Option<u64>,
     pub suffix: Option<String>,
+    pub dash_suffix: Option<String>,
     pub key_pair_id: Option<String>,
     pub hash: Option<String>,
     pub key: KeyConfig,
@@ -170,6 +171,7 @@ impl RawConfig {
             ttl_seconds,
             bucket_seconds,
             suffix,
+            dash_suffix,
             key_pair_id,
             hash,
             origin,
@@ -244,6 +246,7 @@ impl RawConfig {
             bucket_seconds: number("HLS_BUCKET")?,
             // An empty suffix is meaningful (no rename).
             suffix: lookup("HLS_SUFFIX"),
+            dash_suffix: lookup("HLS_DASH_SUFFIX"),
             key_pair_id: text("HLS_KEY_PAIR_ID"),
             hash: text("HLS_HASH"),
             key: KeyConfig {
@@ -291,16 +294,31 @@ impl RawConfig {
         if bucket > ttl {
             return Err(field("bucket_seconds", "must not exceed ttl_seconds"));
         }
-        let suffix = self.suffix.unwrap_or_else(|| "._m3u8".to_owned());
-        if !suffix.is_empty()
-            && (!suffix.starts_with('.')
-                || !suffix[1..]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-        {
+        let check_suffix = |name: &'static str, suffix: String| {
+            if !suffix.is_empty()
+                && (!suffix.starts_with('.')
+                    || !suffix[1..]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+            {
+                return Err(field(
+                    name,
+                    format!(
+                        "`{suffix}` must be empty or `.` followed by letters, digits, `_` or `-`"
+                    ),
+                ));
+            }
+            Ok(suffix)
+        };
+        let suffix = check_suffix("suffix", self.suffix.unwrap_or_else(|| "._m3u8".to_owned()))?;
+        let dash_suffix = check_suffix(
+            "dash_suffix",
+            self.dash_suffix.unwrap_or_else(|| "._mpd".to_owned()),
+        )?;
+        if !dash_suffix.is_empty() && (dash_suffix == suffix || dash_suffix == ".mpd") {
             return Err(field(
-                "suffix",
-                format!("`{suffix}` must be empty or `.` followed by letters, digits, `_` or `-`"),
+                "dash_suffix",
+                "must differ from the HLS suffix and from .mpd itself",
             ));
         }
         let hash = match self.hash.as_deref() {
@@ -424,6 +442,7 @@ impl RawConfig {
                 ip_pinning,
                 ipv6_viewers,
                 suffix,
+                dash_suffix,
                 extra_hosts,
                 confinement,
             },

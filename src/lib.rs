@@ -20,6 +20,7 @@
 
 pub mod cf_base64;
 pub mod config;
+pub mod dash;
 pub mod edge;
 pub mod emulator;
 pub mod grant;

@@ -101,6 +101,15 @@ pub enum Unsigned {
     UnsafePath(PathError),
     /// Outside the configured confinement prefix.
     OutsideConfinement,
+    /// A DASH value that cannot be spliced safely (CDATA, a comment or an
+    /// element inside it), or a template that does not parse.
+    Unreadable,
+    /// A DASH template whose pattern ends in a wildcard instead of a
+    /// literal extension (it would cover every file under its directory).
+    TemplateWithoutExtension,
+    /// A DASH template whose pattern would need a `*` in a directory name
+    /// or at the start of a file name: it would grant a whole directory.
+    TemplateReachesDirectory,
 }
 
 impl Unsigned {
@@ -111,6 +120,13 @@ impl Unsigned {
             Self::ClimbsAboveRoot => "URI climbs above the root with ..",
             Self::UnsafePath(_) => "URI path holds a dot segment or encoded delimiter",
             Self::OutsideConfinement => "URI is outside the confinement prefix",
+            Self::Unreadable => "URL value holds markup or is not a valid template",
+            Self::TemplateWithoutExtension => {
+                "template has no literal extension after its variables"
+            }
+            Self::TemplateReachesDirectory => {
+                "template pattern would cover a whole directory (directory mode grants it)"
+            }
         }
     }
 }
@@ -229,6 +245,78 @@ pub fn same_pattern(a: &str, b: &str) -> bool {
     }
 }
 
+/// One pattern that covers every one of `patterns` (CloudFront syntax), as
+/// tightly as the syntax allows. Patterns with the same number of `*` are
+/// merged between their `*`s, part by part; within a part (or the whole,
+/// otherwise) characters where all agree stay literal, parts of one length
+/// differ only in `?` positions, and other parts keep their common prefix
+/// and suffix literal around one `*`.
+///
+/// ```
+/// use hls_edge_signer::scope::merge_patterns;
+/// let merged = |v: &[&str]| merge_patterns(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+/// assert_eq!(merged(&["v360/s-*.m4s", "v720/s-*.m4s"]).as_deref(), Some("v??0/s-*.m4s"));
+/// assert_eq!(merged(&["540p/*.m4s", "1080p/*.m4s"]).as_deref(), Some("*0p/*.m4s"));
+/// ```
+pub fn merge_patterns(patterns: &[String]) -> Option<String> {
+    let first = patterns.first()?;
+    if patterns.iter().all(|p| p == first) {
+        return Some(first.clone());
+    }
+    let stars = first.matches('*').count();
+    if stars > 0 && patterns.iter().all(|p| p.matches('*').count() == stars) {
+        let split: Vec<Vec<&str>> = patterns.iter().map(|p| p.split('*').collect()).collect();
+        let parts: Vec<String> = (0..=stars)
+            .map(|i| merge_literal_parts(&split.iter().map(|s| s[i]).collect::<Vec<_>>()))
+            .collect();
+        let mut merged = parts.join("*");
+        while merged.contains("**") {
+            merged = merged.replace("**", "*");
+        }
+        return Some(merged);
+    }
+    Some(merge_literal_parts(
+        &patterns.iter().map(String::as_str).collect::<Vec<_>>(),
+    ))
+}
+
+/// The tightest single pattern over `parts` (CloudFront syntax, `*` in a
+/// part read as any run).
+fn merge_literal_parts(parts: &[&str]) -> String {
+    if parts.iter().all(|p| *p == parts[0]) {
+        return parts[0].to_owned();
+    }
+    let chars: Vec<Vec<char>> = parts.iter().map(|p| p.chars().collect()).collect();
+    let len = chars[0].len();
+    if chars.iter().all(|c| c.len() == len && !c.contains(&'*')) {
+        return (0..len)
+            .map(|i| {
+                if chars.iter().all(|c| c[i] == chars[0][i]) {
+                    chars[0][i]
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+    }
+    let shortest = chars.iter().map(Vec::len).min().unwrap_or(0);
+    let prefix = (0..shortest)
+        .take_while(|&i| chars.iter().all(|c| c[i] == chars[0][i] && c[i] != '*'))
+        .count();
+    let suffix = (0..shortest - prefix)
+        .take_while(|&i| {
+            chars.iter().all(|c| {
+                let ch = c[c.len() - 1 - i];
+                ch == chars[0][chars[0].len() - 1 - i] && ch != '*'
+            })
+        })
+        .count();
+    let mut merged: String = chars[0][..prefix].iter().collect();
+    merged.push('*');
+    merged.extend(&chars[0][chars[0].len() - suffix..]);
+    merged
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +352,40 @@ mod tests {
             check_target("https://h", "/u/..;/seg.ts", None),
             Err(Unsigned::UnsafePath(_))
         ));
+    }
+
+    #[test]
+    fn merged_patterns_cover_every_input() {
+        let m = |v: &[&str]| merge_patterns(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(m(&["h/a/x.m4s", "h/a/x.m4s"]).as_deref(), Some("h/a/x.m4s"));
+        assert_eq!(m(&["h/a/x.m4s", "h/b/x.m4s"]).as_deref(), Some("h/?/x.m4s"));
+        assert_eq!(
+            m(&["h/800/v/s-*.m4f", "h/1000/v/s-*.m4f"]).as_deref(),
+            Some("h/*00/v/s-*.m4f")
+        );
+        assert_eq!(m(&["ab", "abab"]).as_deref(), Some("ab*"));
+        assert_eq!(
+            m(&["h/v360/s-*.m4s", "h/v720/s-*.m4s"]).as_deref(),
+            Some("h/v??0/s-*.m4s")
+        );
+        assert_eq!(m(&["h/a-*.m4s", "h/b/*"]).as_deref(), Some("h/??*"));
+        assert_eq!(m(&["h/a*b*c", "h/a*c"]).as_deref(), Some("h/a*c"));
+        assert_eq!(m(&[]), None);
+        for set in [
+            vec!["h/a/1.m4s", "h/bb/1.m4s"],
+            vec!["x?y", "xzzy", "q"],
+            vec!["h/a*b*c", "h/a*c"],
+            vec!["h/v1/*/s-*.m4s", "h/video22/*/s-*.m4s", "h/v3/*/s-*.m4s"],
+        ] {
+            let merged = m(&set).unwrap();
+            for p in &set {
+                let probe = p.replace('?', "Q").replace('*', "");
+                assert!(
+                    crate::policy::wildcard_match(&merged, &probe),
+                    "{merged} !~ {probe}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -555,3 +555,62 @@ fn manifest_validates_its_configuration() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("`ip_pinning`"), "{}", stderr(&out));
 }
+
+#[test]
+fn manifest_rewrites_an_mpd_by_the_url_suffix_or_format() {
+    let (dir, private, _) = keys("ecdsa");
+    let mpd = r#"<?xml version="1.0"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT8S">
+  <!-- kept -->
+  <Period><AdaptationSet><Representation id="v" bandwidth="1">
+    <SegmentTemplate duration="2" media="v-$Number$.m4s" initialization="v-init.mp4"/>
+  </Representation></AdaptationSet></Period>
+</MPD>
+"#;
+    let input = dir.path().join("in.mpd");
+    std::fs::write(&input, mpd).unwrap();
+    for (url, format) in [
+        (format!("{HOST}/videos/stream._mpd"), "auto"),
+        (format!("{HOST}/videos/stream"), "dash"),
+    ] {
+        let out = hls_sign(&[
+            "manifest",
+            "--url",
+            &url,
+            "--key",
+            private.to_str().unwrap(),
+            "--key-pair-id",
+            "KTEST",
+            "--now",
+            "1800000000",
+            "--format",
+            format,
+            input.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{format}: {}", stderr(&out));
+        let body = stdout(&out);
+        assert!(body.contains("<!-- kept -->"), "{body}");
+        assert!(body.contains(r#"media="v-$Number$.m4s?Policy="#), "{body}");
+        assert!(body.contains("&amp;Signature="), "{body}");
+        assert!(
+            body.contains(r#"initialization="v-init.mp4?Expires="#),
+            "{body}"
+        );
+    }
+    // Malformed XML: a clear error, nothing printed.
+    std::fs::write(&input, "<MPD><Period></MPD>").unwrap();
+    let url = format!("{HOST}/videos/stream._mpd");
+    let out = hls_sign(&[
+        "manifest",
+        "--url",
+        &url,
+        "--key",
+        private.to_str().unwrap(),
+        "--key-pair-id",
+        "KTEST",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("malformed XML"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}

@@ -126,6 +126,10 @@ enum Command {
         /// Keep every issued Resource under the first N segments of --url's path.
         #[arg(long, value_name = "N")]
         confine_segments: Option<usize>,
+        /// The manifest's format (auto: by --url's suffix, else DASH when the
+        /// text is an XML document with an MPD root, else HLS).
+        #[arg(long, value_enum, default_value_t = Format::Auto)]
+        format: Format,
         /// A public key of the key group as KEY_PAIR_ID=PEM_FILE (repeatable),
         /// for verifying the grant in --url.
         #[arg(long = "public-key", value_name = "ID=FILE")]
@@ -230,6 +234,15 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// By --url's path (`.mpd` or the DASH routing suffix: DASH; `.m3u8`
+    /// or the HLS suffix: HLS), else by the text (an `<MPD` element: DASH).
+    Auto,
+    Hls,
+    Dash,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -453,6 +466,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             bucket,
             extra_hosts,
             confine_segments,
+            format,
             public_keys,
             config,
             now: at,
@@ -519,9 +533,32 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 client_ip: None,
             };
             let rewriter = Rewriter::new(signer, config.rewrite.clone(), 4096);
-            let rewritten = rewriter
-                .rewrite(&playlist, &viewer, at)
-                .map_err(|e| format!("{input}: {e}"))?;
+            let dash = match format {
+                Format::Dash => true,
+                Format::Hls => false,
+                Format::Auto => {
+                    let path = url.split(['?', '#']).next().unwrap_or("");
+                    let options = &config.rewrite;
+                    if path.ends_with(".mpd")
+                        || (!options.dash_suffix.is_empty() && path.ends_with(&options.dash_suffix))
+                    {
+                        true
+                    } else if path.ends_with(".m3u8")
+                        || (!options.suffix.is_empty() && path.ends_with(&options.suffix))
+                    {
+                        false
+                    } else {
+                        let text = playlist.trim_start_matches('\u{feff}').trim_start();
+                        text.starts_with('<') && text.contains("<MPD")
+                    }
+                }
+            };
+            let rewritten = if dash {
+                rewriter.rewrite_mpd(&playlist, &viewer, at)
+            } else {
+                rewriter.rewrite(&playlist, &viewer, at)
+            }
+            .map_err(|e| format!("{input}: {e}"))?;
             print!("{}", rewritten.body);
             let stats = rewritten.stats;
             eprintln!(

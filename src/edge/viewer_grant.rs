@@ -25,12 +25,15 @@
 //! grants the viewer did not prove. As in CloudFront, query parameters take
 //! precedence over cookies.
 //!
-//! One rule is stricter than CloudFront's: a custom policy opens a playlist
-//! only if it covers the playlist's URL with its `?` characters read
-//! literally. The function issues `?` patterns for runs of segments, and
-//! CloudFront's `?` matches any character, the query's `?` included; read as
-//! wildcards, `…/??????????.ts` would cover `…/abc._m3u8?.ts`, and the
-//! function would sign a playlist no listing named.
+//! One rule is stricter than CloudFront's ([`opens_manifest`]): a custom
+//! policy opens a manifest only if it covers the manifest's URL with its `?`
+//! characters read literally, and without a `*` reaching into the query.
+//! The function issues `?` patterns for runs of segments and `*` patterns
+//! for DASH templates; CloudFront's wildcards match any character, the
+//! query's `?` included. Read as CloudFront reads them, `…/??????????.ts`
+//! would cover `…/abc._m3u8?.ts` and `…/*/seg-*.m4s` would cover
+//! `…/x._mpd?a=/seg-1.m4s`: the function would sign a manifest no listing
+//! named.
 
 use std::net::IpAddr;
 
@@ -63,7 +66,7 @@ pub enum GrantRefusal {
     /// The grant verifies only because a `?` in its Resource stands for some
     /// other character: the segment patterns the function issues. Such a
     /// grant never opens a playlist.
-    #[error("the grant's Resource matches this playlist only through a `?` wildcard")]
+    #[error("the grant's Resource matches this manifest only through a wildcard")]
     WildcardOnly,
 }
 
@@ -120,14 +123,29 @@ pub fn verified_viewer(
         .and_then(|claim| claim.verify(keys, now, client_ip, cache))
         .map_err(GrantRefusal::Rejected)?;
     let url = UrlParts::split(&url).without_signing_parameters();
-    // A playlist is opened only by a grant that names it with `?` read
-    // literally. The segment patterns this function issues
-    // (`…/??????????.ts`) would otherwise match `…/abc._m3u8?.ts` and open
-    // a playlist no listing named (the query is the origin's to ignore).
-    if !grant.canned() && !star_match(grant.policy().resource(), &url) {
+    if !grant.canned() && !opens_manifest(grant.policy().resource(), &url) {
         return Err(GrantRefusal::WildcardOnly);
     }
     Ok(Viewer { url, grant })
+}
+
+/// Whether a custom policy's `resource` opens the manifest at `url` (its
+/// signing parameters removed): it covers the URL without its query, or it
+/// names the URL's path literally and covers the whole URL. Either way `?`
+/// is read literally ([`star_match`]).
+///
+/// A segment pattern the function issues never passes: `?` patterns do not
+/// match a routing suffix read literally, and a `*` pattern ending in a
+/// segment extension matches a manifest's URL only by reaching into its
+/// query, which the first clause leaves out and the second does not allow
+/// (its path before `?` is not the manifest's path).
+pub fn opens_manifest(resource: &str, url: &str) -> bool {
+    let path_only = &url[..url.find('?').unwrap_or(url.len())];
+    if star_match(resource, path_only) {
+        return true;
+    }
+    let resource_path = &resource[..resource.find('?').unwrap_or(resource.len())];
+    resource_path == path_only && star_match(resource, url)
 }
 
 /// `url` with the non-empty query parts joined by `&`.
@@ -137,5 +155,62 @@ fn with_query(url: &str, parts: &[&str]) -> String {
         url.to_owned()
     } else {
         format!("{url}?{}", parts.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opens_manifest;
+
+    #[test]
+    fn grants_that_name_the_manifest_open_it() {
+        let url = "https://h/v/index._m3u8";
+        assert!(opens_manifest("https://h/v/index._m3u8", url));
+        assert!(opens_manifest("https://h/v/*", url));
+        assert!(opens_manifest("https://h/v/index._m3u8*", url));
+        assert!(opens_manifest(
+            "https://h/v/index._m3u8*",
+            &format!("{url}?_HLS_msn=4")
+        ));
+        assert!(opens_manifest(
+            "https://h/v/index._m3u8?t=1",
+            &format!("{url}?t=1")
+        ));
+        assert!(opens_manifest(
+            "https://h/v/index._m3u8?*",
+            &format!("{url}?t=1")
+        ));
+        assert!(opens_manifest("https://h/*", "https://h/v/stream._mpd?x=1"));
+    }
+
+    #[test]
+    fn segment_patterns_never_open_a_manifest() {
+        // `?` patterns, read literally.
+        assert!(!opens_manifest(
+            "https://h/v/??????????.ts",
+            "https://h/v/abc._m3u8?.ts"
+        ));
+        assert!(!opens_manifest(
+            "https://h/v/seg-?????.ts",
+            "https://h/v/seg-abcde.ts"
+        ));
+        // `*` template patterns reaching into the query.
+        assert!(!opens_manifest(
+            "https://h/v/*/seg-*.m4s",
+            "https://h/v/x._mpd?a=/seg-1.m4s"
+        ));
+        assert!(!opens_manifest(
+            "https://h/v/seg-*.m4s",
+            "https://h/v/seg-x._mpd?.m4s"
+        ));
+        // A grant with a query opens only its own path.
+        assert!(!opens_manifest(
+            "https://h/v/a._mpd?t=1",
+            "https://h/v/b._mpd?t=1"
+        ));
+        assert!(!opens_manifest(
+            "https://h/v/index._m3u8?t=1",
+            "https://h/v/index._m3u8?t=2"
+        ));
     }
 }

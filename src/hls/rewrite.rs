@@ -45,6 +45,8 @@ pub struct RewriteOptions {
     pub ipv6_viewers: Ipv6Viewers,
     /// Replaces a child playlist's `.m3u8`; empty means no rename.
     pub suffix: String,
+    /// Replaces an MPD's `.mpd` (DASH `Location`); empty means no rename.
+    pub dash_suffix: String,
     /// Hosts besides the viewer's own whose URIs are signed too (lowercase).
     pub extra_hosts: Vec<String>,
     /// Keeps every issued Resource under a prefix of the requested path.
@@ -62,6 +64,7 @@ impl Default for RewriteOptions {
             ip_pinning: IpPinning::Inherit,
             ipv6_viewers: Ipv6Viewers::Refuse,
             suffix: "._m3u8".to_owned(),
+            dash_suffix: "._mpd".to_owned(),
             extra_hosts: Vec::new(),
             confinement: None,
         }
@@ -69,7 +72,7 @@ impl Default for RewriteOptions {
 }
 
 impl RewriteOptions {
-    fn limit_options(&self) -> LimitOptions {
+    pub(crate) fn limit_options(&self) -> LimitOptions {
         LimitOptions {
             expiry: self.expiry,
             ip_pinning: self.ip_pinning,
@@ -93,6 +96,8 @@ pub struct Viewer<'a> {
 pub enum RewriteError {
     #[error(transparent)]
     Scan(#[from] ScanError),
+    #[error(transparent)]
+    Mpd(#[from] crate::dash::scan::MpdError),
     #[error("the viewer URL is not usable as a base: {0}")]
     ViewerUrl(UriError),
     #[error("line {line}: URI `{uri}` (query not shown) is not a valid URL reference: {reason}")]
@@ -170,6 +175,21 @@ impl Rewriter {
         &self.cache
     }
 
+    /// The viewer's custom grant and its parameters in query form, when the
+    /// mode hands it on. Propagation hands the viewer's own grant on only
+    /// when it already carries the limits configured for this request (a
+    /// pinned address, in particular), so configured pinning holds.
+    pub(crate) fn propagatable<'g>(
+        &self,
+        grant: &'g VerifiedGrant,
+        limits: &IssueLimits,
+    ) -> Option<(&'g VerifiedGrant, Arc<str>)> {
+        (self.options.mode == Mode::Propagate
+            && !grant.canned()
+            && grant.policy().ip_range() == limits.ip_range)
+            .then(|| (grant, Arc::from(grant.params().to_query())))
+    }
+
     /// Rewrites `playlist` for `viewer` at `now` (epoch seconds).
     pub fn rewrite(
         &self,
@@ -196,13 +216,7 @@ impl Rewriter {
             base_directory_safe,
             limits,
             confinement: self.options.confinement.map(|c| c.prefix(base.path())),
-            // Propagation hands the viewer's own grant on; only when it
-            // already carries the limits configured for this request (a
-            // pinned address, in particular), so configured pinning holds.
-            viewer_params: (self.options.mode == Mode::Propagate
-                && !viewer.grant.canned()
-                && viewer.grant.policy().ip_range() == limits.ip_range)
-                .then(|| (viewer.grant, Arc::from(viewer.grant.params().to_query()))),
+            viewer_params: self.propagatable(viewer.grant, &limits),
             base_origin: &base_origin,
             stats: RewriteStats {
                 uris: uris.len(),

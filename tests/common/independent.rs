@@ -216,6 +216,61 @@ pub fn join(scheme: &str, authority: &str, path: &str, query: Option<&str>) -> S
     }
 }
 
+// ------------------------------------------------------------------ scope
+
+/// Whether a resolved path is one some origin could read as leaving its
+/// directory (the scope rules refuse to sign those), judged independently.
+pub fn unsafe_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    ["%2e", "%2f", "%5c", "%00", "%25", "%u"]
+        .iter()
+        .any(|e| lower.contains(e))
+        || path
+            .bytes()
+            .any(|b| !(0x21..0x7f).contains(&b) || b == b'\\')
+        || path[1..].contains("//")
+        || path.split('/').any(|segment| {
+            let name = segment.split(';').next().unwrap().trim_end_matches(' ');
+            !name.is_empty() && name.chars().all(|c| c == '.')
+        })
+}
+
+/// Whether `reference`, resolved against `base`, needs more `..` than it has
+/// directories above it.
+pub fn climbs(base: &str, reference: &str) -> bool {
+    let reference = reference.split(['?', '#']).next().unwrap();
+    let path = if reference.contains("://") || reference.starts_with("//") {
+        let after = reference.split_once("//").unwrap().1;
+        after
+            .find('/')
+            .map_or("/".to_owned(), |i| after[i..].to_owned())
+    } else if reference.starts_with('/') {
+        reference.to_owned()
+    } else {
+        let (_, _, base_path, _) = split_absolute(base);
+        format!(
+            "{}{reference}",
+            &base_path[..base_path.rfind('/').unwrap() + 1]
+        )
+    };
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut depth: i64 = 0;
+    for (i, segment) in segments.iter().enumerate() {
+        match *segment {
+            "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ if i + 1 == segments.len() => {}
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
 // ------------------------------------------------------------------ grants
 
 /// CloudFront's Resource matching, written as naively as possible: `*` any

@@ -1,0 +1,708 @@
+//! The MPD rewriter: every URL a DASH player will request carries a grant,
+//! under the same rules as HLS ([`crate::scope`], [`crate::grant`]).
+//!
+//! URLs resolve the DASH way: a `BaseURL` resolves against the level above
+//! it (MPD → Period → AdaptationSet → Representation, the MPD's own URL at
+//! the top), several `BaseURL`s at one level are alternatives (each one is
+//! granted), and a segment URL resolves against the `BaseURL`s in effect
+//! for its Representation (a query on a `BaseURL` is not inherited: RFC 3986
+//! drops it). URLs on other hosts are left alone.
+//!
+//! A `SegmentTemplate` cannot be signed per segment — one query is appended
+//! to the attribute and the player copies it to every segment — so it is
+//! granted the pattern its segments expand to, as tightly as CloudFront's
+//! syntax allows: the template's fixed parts stay literal;
+//! `$RepresentationID$` and `$Bandwidth$` are substituted for every
+//! Representation it applies to; `$Number$` becomes as many `?` as its
+//! digits when the presentation bounds them to one width (`$Number%05d$`
+//! over a static presentation), else `*`, as do `$Time$` and `$SubNumber$`.
+//! The patterns of all Representations and BaseURL alternatives merge into
+//! one ([`scope::merge_patterns`]). A template whose pattern would not end
+//! in a literal extension is left unsigned: it would cover every file in its
+//! directory. A live MPD (`type="dynamic"`) uses `*` for the number, so its
+//! URLs stay identical across refreshes within an expiry bucket.
+//!
+//! The signing parameters are appended to the attribute or text, `&` written
+//! `&amp;`; a `Location` naming an MPD is renamed to the routing suffix so
+//! the refresh comes back through the function.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::dash::scan::{scan, Kind, Mpd, Slot, SlotKind};
+use crate::grant::IssueLimits;
+use crate::hls::rewrite::{RewriteError, RewriteStats, Rewriter, Rewritten, Viewer};
+use crate::policy::wildcard_match;
+use crate::scope::{self, Mode, Unsigned};
+use crate::signed_url::UrlParts;
+use crate::uri::{self, AbsoluteUrl};
+use crate::verify::VerifiedGrant;
+
+/// Stand-ins for the template's variable parts while the URL is resolved
+/// (private-use characters: no URL has them, resolution keeps them).
+const NUMBER: char = '\u{F8F0}';
+const TIME: char = '\u{F8F1}';
+const SUB_NUMBER: char = '\u{F8F2}';
+
+/// What to do with one slot.
+enum Plan {
+    Untouched,
+    Unsigned(Unsigned),
+    Sign {
+        resource: String,
+        canned: bool,
+        /// Byte offset (in the raw value) of a final `.mpd` to rename.
+        rename_at: Option<usize>,
+    },
+    /// The viewer's own parameters (`propagate` mode, its policy covers
+    /// every target).
+    Propagate {
+        params: Arc<str>,
+        rename_at: Option<usize>,
+    },
+}
+
+impl Rewriter {
+    /// Rewrites an MPD for `viewer` at `now`: every URL on the
+    /// distribution gets a grant, every other byte stays.
+    pub fn rewrite_mpd(
+        &self,
+        text: &str,
+        viewer: &Viewer<'_>,
+        now: u64,
+    ) -> Result<Rewritten, RewriteError> {
+        let mpd = scan(text)?;
+        let base_text = UrlParts::split(viewer.url).without_signing_parameters();
+        let base = AbsoluteUrl::parse(&base_text).map_err(RewriteError::ViewerUrl)?;
+        let limits = IssueLimits::compute(
+            self.options().limit_options(),
+            viewer.grant,
+            viewer.client_ip,
+            now,
+        )?;
+        let planner = Planner {
+            rewriter: self,
+            mpd: &mpd,
+            base: &base,
+            limits,
+            confinement: self.options().confinement.map(|c| c.prefix(base.path())),
+            viewer_params: self.propagatable(viewer.grant, &limits),
+            memo: Default::default(),
+        };
+        let mut stats = RewriteStats {
+            uris: mpd.slots.len(),
+            ..RewriteStats::default()
+        };
+        let mut body = String::with_capacity(text.len() + mpd.slots.len() * 220);
+        let mut copied = 0;
+        for slot in &mpd.slots {
+            let raw = &text[slot.range.clone()];
+            body.push_str(&text[copied..slot.range.start]);
+            copied = slot.range.end;
+            let (params, rename_at) = match planner.plan(slot, raw) {
+                Plan::Untouched => {
+                    stats.untouched += 1;
+                    body.push_str(raw);
+                    continue;
+                }
+                Plan::Unsigned(reason) => {
+                    stats.unsigned += 1;
+                    stats.unsigned_reason.get_or_insert(reason);
+                    body.push_str(raw);
+                    continue;
+                }
+                Plan::Sign {
+                    resource,
+                    canned,
+                    rename_at,
+                } => {
+                    let policy = limits.policy(&resource);
+                    let (params, hit) = self.cache().get_or_sign(self.signer(), &policy, canned)?;
+                    if hit {
+                        stats.cache_hits += 1;
+                    } else {
+                        stats.signatures += 1;
+                    }
+                    (params, rename_at)
+                }
+                Plan::Propagate { params, rename_at } => {
+                    stats.propagated += 1;
+                    (params, rename_at)
+                }
+            };
+            stats.signed += 1;
+            stats.renamed += usize::from(rename_at.is_some());
+            write_signed(
+                raw,
+                rename_at,
+                &self.options().dash_suffix,
+                &params,
+                &mut body,
+            );
+        }
+        body.push_str(&text[copied..]);
+        Ok(Rewritten {
+            body,
+            expires: limits.expires,
+            pinned: limits.pinned,
+            stats,
+        })
+    }
+}
+
+/// The length of `url`'s path and query (everything after the authority).
+fn target_path_and_query_len(url: &str) -> usize {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url.len()
+        - url[after_scheme..]
+            .find('/')
+            .map_or(url.len(), |i| after_scheme + i)
+}
+
+/// Appends `raw` (an XML-escaped URL), its final `.mpd` at `rename_at`
+/// replaced by `suffix`, with `params` added to its query (`&` written
+/// `&amp;`) ahead of any fragment.
+fn write_signed(raw: &str, rename_at: Option<usize>, suffix: &str, params: &str, out: &mut String) {
+    // A `#` right after `&` starts a character reference, not a fragment.
+    let fragment_at = raw
+        .char_indices()
+        .find(|&(i, c)| c == '#' && !raw[..i].ends_with('&'))
+        .map_or(raw.len(), |(i, _)| i);
+    let (url, fragment) = raw.split_at(fragment_at);
+    match rename_at {
+        Some(at) if url.get(at..at + ".mpd".len()) == Some(".mpd") => {
+            out.push_str(&url[..at]);
+            out.push_str(suffix);
+            out.push_str(&url[at + ".mpd".len()..]);
+        }
+        _ => out.push_str(url),
+    }
+    match url.split_once('?') {
+        None => out.push('?'),
+        Some((_, query))
+            if query.is_empty() || query.ends_with('&') || query.ends_with("&amp;") => {}
+        Some(_) => out.push_str("&amp;"),
+    }
+    for (i, part) in params.split('&').enumerate() {
+        if i > 0 {
+            out.push_str("&amp;");
+        }
+        out.push_str(part);
+    }
+    out.push_str(fragment);
+}
+
+/// Decides each slot's grant.
+struct Planner<'a> {
+    rewriter: &'a Rewriter,
+    mpd: &'a Mpd,
+    base: &'a AbsoluteUrl,
+    limits: IssueLimits,
+    confinement: Option<String>,
+    /// The viewer's grant and parameters, when `propagate` may hand them on.
+    viewer_params: Option<(&'a VerifiedGrant, Arc<str>)>,
+    /// BaseURL alternatives in effect below each node.
+    memo: std::cell::RefCell<HashMap<usize, Vec<AbsoluteUrl>>>,
+}
+
+impl Planner<'_> {
+    fn plan(&self, slot: &Slot, raw: &str) -> Plan {
+        if slot.opaque {
+            return Plan::Unsigned(Unsigned::Unreadable);
+        }
+        let value = slot.value.as_str();
+        if value.is_empty() {
+            return Plan::Untouched;
+        }
+        if let Some(scheme) = uri::scheme_of(value) {
+            if scheme != "http" && scheme != "https" {
+                return Plan::Untouched; // data:, urn: (resolve-to-zero), …
+            }
+        }
+        if UrlParts::split(value).carries_signing_parameters() || value.contains("{$") {
+            return Plan::Untouched;
+        }
+        if slot.kind.is_template() {
+            return self.template(slot);
+        }
+        if value.contains('*') {
+            return Plan::Unsigned(Unsigned::WildcardCharacter);
+        }
+        // The levels the value resolves at, each with its BaseURL
+        // alternatives.
+        let levels: Vec<Vec<AbsoluteUrl>> = match slot.kind {
+            SlotKind::Location | SlotKind::PatchLocation => vec![vec![self.base.clone()]],
+            SlotKind::BaseUrl | SlotKind::XlinkHref => match self.mpd.nodes[slot.node].parent {
+                Some(parent) => vec![self.alternatives(parent)],
+                None => vec![vec![self.base.clone()]],
+            },
+            _ => self
+                .representations_for(slot)
+                .into_iter()
+                .map(|level| self.alternatives(level))
+                .collect(),
+        };
+        let mut targets: Vec<AbsoluteUrl> = Vec::new();
+        for bases in &levels {
+            match self.first_signable(bases, value) {
+                Ok(Some(target)) => {
+                    if let Err(reason) = self.check(&target) {
+                        return Plan::Unsigned(reason);
+                    }
+                    targets.push(target);
+                }
+                Ok(None) => {}
+                Err(reason) => return Plan::Unsigned(reason),
+            }
+        }
+        // Alternatives on another host than the first are not granted: one
+        // grant over two hosts would be `https://*…`.
+        let Some(first) = targets.first().cloned() else {
+            return Plan::Untouched;
+        };
+        targets.retain(|t| t.same_origin(&first));
+        // A `BaseURL` naming a directory is never requested itself: it only
+        // resolves what lies below it, and stays as it is.
+        if slot.kind == SlotKind::BaseUrl && targets.iter().all(|t| t.path().ends_with('/')) {
+            return Plan::Untouched;
+        }
+        // A `Location` naming an MPD comes back through the function:
+        // renamed when its text is written without entities (so the byte
+        // offset in the text is the decoded one).
+        let suffix = &self.rewriter.options().dash_suffix;
+        let rename_at = (slot.kind == SlotKind::Location && !suffix.is_empty() && raw == value)
+            .then(|| value[..value.find(['?', '#']).unwrap_or(value.len())].strip_suffix(".mpd"))
+            .flatten()
+            .map(str::len)
+            .filter(|_| targets.iter().all(|t| t.path().ends_with(".mpd")));
+        let urls: Vec<String> = targets
+            .iter()
+            .map(|t| {
+                let mut url = t.as_str_without_fragment().to_owned();
+                if rename_at.is_some() {
+                    let path_end = url.find('?').unwrap_or(url.len());
+                    url.replace_range(path_end - ".mpd".len()..path_end, suffix);
+                }
+                UrlParts::split(&url).without_signing_parameters()
+            })
+            .collect();
+        if let Some(params) = self.propagated(&urls) {
+            return Plan::Propagate { params, rename_at };
+        }
+        let mode = self.rewriter.options().mode;
+        let resources: Vec<String> = urls
+            .iter()
+            .map(|url| {
+                let origin_len = url.len() - target_path_and_query_len(url);
+                let (origin, path) = url.split_at(origin_len);
+                let directory = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+                match mode {
+                    Mode::Directory => format!("{origin}{directory}*"),
+                    Mode::Wildcard | Mode::Propagate
+                        if slot.kind == SlotKind::SegmentUrlMedia && !url.contains('?') =>
+                    {
+                        match scope::digit_pattern(&path[directory.len()..]) {
+                            Some(pattern) => format!("{origin}{directory}{pattern}"),
+                            None => url.clone(),
+                        }
+                    }
+                    _ => url.clone(),
+                }
+            })
+            .collect();
+        match scope::merge_patterns(&resources) {
+            Some(resource) => Plan::Sign {
+                canned: resources.iter().all(|r| *r == resource && urls.contains(r))
+                    && self.limits.allows_canned(),
+                resource,
+                rename_at,
+            },
+            None => Plan::Untouched,
+        }
+    }
+
+    /// The viewer's own parameters, when `propagate` may hand them on and
+    /// its policy covers every one of `urls`.
+    fn propagated(&self, urls: &[String]) -> Option<Arc<str>> {
+        let (grant, params) = self.viewer_params.as_ref()?;
+        let resource = grant.policy().resource();
+        urls.iter()
+            .all(|url| wildcard_match(resource, url))
+            .then(|| params.clone())
+    }
+
+    /// The viewer's own parameters, when `propagate` may hand them on and
+    /// its policy covers `pattern` (every URL the pattern matches): the
+    /// policy is the pattern itself, or a literal prefix and one final `*`
+    /// that the pattern's literal start carries.
+    fn propagated_pattern(&self, pattern: &str) -> Option<Arc<str>> {
+        let (grant, params) = self.viewer_params.as_ref()?;
+        let resource = grant.policy().resource();
+        let covers = resource == pattern
+            || resource
+                .strip_suffix('*')
+                .is_some_and(|prefix| !prefix.contains(['*', '?']) && pattern.starts_with(prefix));
+        covers.then(|| params.clone())
+    }
+
+    /// A template slot: the pattern of every Representation and base it
+    /// applies to.
+    fn template(&self, slot: &Slot) -> Plan {
+        let template = slot.value.as_str();
+        let mut patterns = Vec::new();
+        let mut first_origin: Option<AbsoluteUrl> = None;
+        for rep in self.representations_for(slot) {
+            let rep_node = (self.mpd.nodes[rep].kind == Some(Kind::Representation)).then_some(rep);
+            let Some(expanded) = self.expand(template, rep_node) else {
+                return Plan::Unsigned(Unsigned::Unreadable);
+            };
+            if expanded.contains('*') {
+                return Plan::Unsigned(Unsigned::WildcardCharacter);
+            }
+            let wildcards = self.wildcards(slot.node, rep_node);
+            let target = match self.first_signable(&self.alternatives(rep), &expanded) {
+                Ok(Some(target)) => target,
+                Ok(None) => continue,
+                Err(reason) => return Plan::Unsigned(reason),
+            };
+            // One host per grant (a merge across hosts would be `https://*`).
+            match &first_origin {
+                Some(first) if !target.same_origin(first) => continue,
+                Some(_) => {}
+                None => first_origin = Some(target.clone()),
+            }
+            // Checked as the player will request it (a number in place
+            // of each variable), then widened to the pattern.
+            let probe_text: String = target
+                .as_str_without_fragment()
+                .chars()
+                .map(|c| {
+                    if matches!(c, NUMBER | TIME | SUB_NUMBER) {
+                        '1'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            let Ok(probe) = AbsoluteUrl::parse(&probe_text) else {
+                return Plan::Unsigned(Unsigned::Unreadable);
+            };
+            if let Err(reason) = self.check(&probe) {
+                return Plan::Unsigned(reason);
+            }
+            let url =
+                UrlParts::split(target.as_str_without_fragment()).without_signing_parameters();
+            let mut pattern = String::with_capacity(url.len());
+            for c in url.chars() {
+                match c {
+                    NUMBER => pattern.push_str(&wildcards.0),
+                    TIME => pattern.push_str(&wildcards.1),
+                    SUB_NUMBER => pattern.push('*'),
+                    c => pattern.push(c),
+                }
+            }
+            patterns.push(pattern);
+        }
+        let Some(resource) = scope::merge_patterns(&patterns) else {
+            return Plan::Untouched;
+        };
+        // After the last wildcard, a literal `.ext` in the file name: the
+        // pattern covers the template's segments, not its directory.
+        let tail = &resource[resource.rfind(['*', '?']).map_or(0, |i| i + 1)..];
+        let has_extension = tail.rfind('.').is_some_and(|dot| {
+            dot + 1 < tail.len() && !tail[dot..].contains('/') && !tail[dot..].contains('?')
+        });
+        let wild = resource.contains(['*', '?']);
+        if wild && !has_extension {
+            return Plan::Unsigned(Unsigned::TemplateWithoutExtension);
+        }
+        if let Some(params) = self.propagated_pattern(&resource) {
+            return Plan::Propagate {
+                params,
+                rename_at: None,
+            };
+        }
+        // CloudFront matches a Resource against the query too, so a `*`
+        // reaches every URL that starts with the literal text before it
+        // (`…/hd/seg-*.m4s` covers `…/hd/seg-x?.m4s`). The first `*` must
+        // therefore sit in the file name, after a literal part of it: a
+        // variable in a directory name, or starting a file name, would
+        // grant a whole directory, which only `directory` mode does.
+        if self.rewriter.options().mode != Mode::Directory {
+            if let Some(star) = resource.find('*') {
+                let name_start = resource[..star].rfind('/').map_or(0, |i| i + 1);
+                let literal_name = resource[name_start..star].chars().any(|c| c != '?');
+                if resource[star..].contains('/') || !literal_name {
+                    return Plan::Unsigned(Unsigned::TemplateReachesDirectory);
+                }
+            }
+        }
+        if self.rewriter.options().mode == Mode::Directory {
+            // The directory above the first wildcard.
+            let literal = &resource[..resource.find(['*', '?']).unwrap_or(resource.len())];
+            let directory = &literal[..literal.rfind('/').map_or(0, |i| i + 1)];
+            return Plan::Sign {
+                resource: format!("{directory}*"),
+                canned: false,
+                rename_at: None,
+            };
+        }
+        Plan::Sign {
+            canned: !wild && self.limits.allows_canned(),
+            resource,
+            rename_at: None,
+        }
+    }
+
+    /// The template with `$RepresentationID$` and `$Bandwidth$` substituted
+    /// and the variable parts as stand-ins; `None` for a template that does
+    /// not parse (unknown identifier, a missing Representation attribute).
+    fn expand(&self, template: &str, rep: Option<usize>) -> Option<String> {
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let end = after.find('$')?;
+            let token = &after[..end];
+            rest = &after[end + 1..];
+            if token.is_empty() {
+                out.push('$');
+                continue;
+            }
+            let (name, format) = match token.split_once('%') {
+                Some((n, f)) => (n, Some(f)),
+                None => (token, None),
+            };
+            let width = match format {
+                None => 1,
+                Some(f) => f
+                    .strip_prefix('0')?
+                    .strip_suffix('d')?
+                    .parse::<usize>()
+                    .ok()?,
+            };
+            match name {
+                "RepresentationID" if format.is_none() => {
+                    out.push_str(self.mpd.nodes[rep?].id.as_deref()?);
+                }
+                "Bandwidth" => {
+                    let bandwidth = self.mpd.nodes[rep?].bandwidth?;
+                    out.push_str(&format!("{bandwidth:0width$}"));
+                }
+                "Number" => out.push(NUMBER),
+                "Time" => out.push(TIME),
+                "SubNumber" => out.push(SUB_NUMBER),
+                _ => return None,
+            }
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    /// What `$Number$` and `$Time$` become for the template at `template`
+    /// applied to `rep`: `?`s when the presentation bounds the values to one
+    /// width, `*` otherwise (always `*` live, so URLs stay stable).
+    fn wildcards(&self, template: usize, rep: Option<usize>) -> (String, String) {
+        let star = || ("*".to_owned(), "*".to_owned());
+        if self.mpd.dynamic {
+            return star();
+        }
+        let field = |get: &dyn Fn(&crate::dash::scan::Node) -> Option<u64>| {
+            self.templates_for(template, rep)
+                .into_iter()
+                .find_map(|n| get(&self.mpd.nodes[n]))
+        };
+        let width_of = |token: &str| -> usize {
+            let value = &self
+                .mpd
+                .slots
+                .iter()
+                .find(|s| s.node == template && s.kind == SlotKind::TemplateMedia)
+                .map(|s| s.value.clone())
+                .unwrap_or_default();
+            value
+                .split('$')
+                .find_map(|t| {
+                    t.strip_prefix(token)?
+                        .strip_prefix("%0")?
+                        .strip_suffix('d')?
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(1)
+        };
+        let timeline = self
+            .templates_for(template, rep)
+            .into_iter()
+            .find_map(|n| self.mpd.nodes[n].timeline.clone());
+        let start = field(&|n| n.start_number).unwrap_or(1);
+        let count = match &timeline {
+            Some(t) => t.count,
+            None => {
+                let seconds = self
+                    .mpd
+                    .enclosing(template, Kind::Period)
+                    .and_then(|p| self.mpd.nodes[p].seconds)
+                    .or(self.mpd.nodes[0].seconds);
+                match (
+                    seconds,
+                    field(&|n| n.duration),
+                    field(&|n| n.timescale).unwrap_or(1),
+                ) {
+                    (Some(s), Some(d), t) if d > 0 => {
+                        Some(((s * t as f64) / d as f64).ceil() as u64)
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let digits = |n: u64, min: usize| n.to_string().len().max(min);
+        let run = |min: u64, max: u64, w: usize| {
+            if digits(min, w) == digits(max, w) {
+                "?".repeat(digits(max, w))
+            } else {
+                "*".to_owned()
+            }
+        };
+        let number = match count {
+            Some(c) if c > 0 => run(start, start + c - 1, width_of("Number")),
+            _ => "*".to_owned(),
+        };
+        let time = match timeline {
+            Some(t) if t.count.is_some() && !t.times.is_empty() => {
+                let (lo, hi) = (t.times.iter().min(), t.times.iter().max());
+                run(*lo.unwrap_or(&0), *hi.unwrap_or(&0), width_of("Time"))
+            }
+            _ => "*".to_owned(),
+        };
+        (number, time)
+    }
+
+    /// The SegmentTemplate elements in effect for `rep` (its own, then the
+    /// AdaptationSet's, then the Period's), starting from `template`.
+    fn templates_for(&self, template: usize, rep: Option<usize>) -> Vec<usize> {
+        let mut out = vec![template];
+        let mut level = rep.or(self.mpd.nodes[template].parent);
+        while let Some(node) = level {
+            for t in self.mpd.children(node, Kind::SegmentTemplate) {
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            level = self.mpd.nodes[node].parent;
+        }
+        out
+    }
+
+    /// The levels (Representations, or the enclosing level when it has
+    /// none) that a segment-information slot applies to: every
+    /// Representation under the element's parent that does not set the same
+    /// thing itself.
+    fn representations_for(&self, slot: &Slot) -> Vec<usize> {
+        let info = slot.node;
+        let Some(level) = self.mpd.nodes[info].parent else {
+            return vec![info];
+        };
+        let kind = self.mpd.nodes[info].kind;
+        let reps: Vec<usize> = self
+            .mpd
+            .representations(level)
+            .into_iter()
+            .filter(|&rep| {
+                rep == level
+                    || !self
+                        .mpd
+                        .children(rep, kind.unwrap_or(Kind::Other))
+                        .any(|own| own != info && self.mpd.nodes[own].sets.contains(&slot.kind))
+            })
+            .collect();
+        if reps.is_empty() {
+            vec![level]
+        } else {
+            reps
+        }
+    }
+
+    /// The BaseURL alternatives in effect below `node` (its own applied).
+    fn alternatives(&self, node: usize) -> Vec<AbsoluteUrl> {
+        if let Some(found) = self.memo.borrow().get(&node) {
+            return found.clone();
+        }
+        let inherited = match self.mpd.nodes[node].parent {
+            Some(parent) => self.alternatives(parent),
+            None => vec![self.base.clone()],
+        };
+        let own: Vec<&Slot> = self
+            .mpd
+            .slots
+            .iter()
+            .filter(|s| s.node == node && s.kind == SlotKind::BaseUrl && !s.opaque)
+            .collect();
+        let result =
+            if own.is_empty() || !self.mpd.nodes[node].kind.is_some_and(Kind::has_base_urls) {
+                inherited
+            } else {
+                let mut out = Vec::new();
+                for base in &inherited {
+                    for slot in &own {
+                        if let Ok(resolved) = uri::resolve(base, &slot.value) {
+                            out.push(resolved);
+                        }
+                    }
+                }
+                if out.is_empty() {
+                    inherited
+                } else {
+                    out
+                }
+            };
+        self.memo.borrow_mut().insert(node, result.clone());
+        result
+    }
+
+    /// `value` resolved against the first of `bases` that puts it on a
+    /// signable host, checked; `None` when none does. Only the first is
+    /// granted: one query serves every alternative, and one grant over
+    /// several bases would cover what lies between them. A player failing
+    /// over to another alternative gets CloudFront's 403 there.
+    fn first_signable(
+        &self,
+        bases: &[AbsoluteUrl],
+        value: &str,
+    ) -> Result<Option<AbsoluteUrl>, Unsigned> {
+        for base in bases {
+            let target = uri::resolve(base, value).map_err(|_| Unsigned::Unreadable)?;
+            if !self.signable_host(&target) {
+                continue;
+            }
+            if uri::climbs_above_root(base, value) {
+                return Err(Unsigned::ClimbsAboveRoot);
+            }
+            return Ok(Some(target));
+        }
+        Ok(None)
+    }
+
+    fn signable_host(&self, target: &AbsoluteUrl) -> bool {
+        target.same_origin(self.base)
+            || self
+                .rewriter
+                .options()
+                .extra_hosts
+                .iter()
+                .any(|host| host.eq_ignore_ascii_case(target.host()))
+    }
+
+    /// The scope rules every target must pass.
+    fn check(&self, target: &AbsoluteUrl) -> Result<(), Unsigned> {
+        let origin = format!("{}://{}", target.scheme(), target.authority());
+        scope::check_target(&origin, target.path(), target.query())?;
+        if let Some(prefix) = &self.confinement {
+            if !target.same_origin(self.base) || !scope::within(prefix, target.path()) {
+                return Err(Unsigned::OutsideConfinement);
+            }
+        }
+        Ok(())
+    }
+}
