@@ -14,10 +14,21 @@
 # the sample plays from any plain HTTP server and the signing function has a
 # key URI to rewrite.
 #
+# With SAMPLE_FORMAT=dash, the same pictures and sound as clear DASH instead
+# (ffmpeg's dash muxer: fragmented MP4, one SegmentTemplate per
+# Representation, 2-second segments, a static MPD):
+#
+#   events/origin/sample-dash/stream.mpd                          the MPD
+#   events/origin/sample-dash/init-0.m4s, chunk-0-00001.m4s ...   360p video
+#   events/origin/sample-dash/init-1.m4s, chunk-1-00001.m4s ...   240p video
+#   events/origin/sample-dash/init-2.m4s, chunk-2-00001.m4s ...   AAC audio
+#
 # Environment:
+#   SAMPLE_FORMAT   hls (default) or dash
 #   SAMPLE_KEY_HEX  32 hex digits: use this key instead of a random one
 #                   (with it, the key and playlists are the same on every run)
-#   SAMPLE_OUT      output directory (default: events/origin/sample beside this script's repo)
+#   SAMPLE_OUT      output directory (default: events/origin/sample, or
+#                   events/origin/sample-dash, beside this script's repo)
 set -euo pipefail
 
 die() { echo "make-sample.sh: $*" >&2; exit 2; }
@@ -25,37 +36,42 @@ die() { echo "make-sample.sh: $*" >&2; exit 2; }
 command -v ffmpeg >/dev/null 2>&1 || die "ffmpeg is not installed (Debian: apt-get install ffmpeg)"
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-out=${SAMPLE_OUT:-$repo/events/origin/sample}
+format=${SAMPLE_FORMAT:-hls}
+case $format in
+  hls) out=${SAMPLE_OUT:-$repo/events/origin/sample} ;;
+  dash) out=${SAMPLE_OUT:-$repo/events/origin/sample-dash} ;;
+  *) die "SAMPLE_FORMAT must be hls or dash, not '$format'" ;;
+esac
 duration=8
 segment=2
 fps=25
 max_bytes=$((2 * 1024 * 1024))
 
-# The content key: fixed when given, random otherwise.
-if [ -n "${SAMPLE_KEY_HEX:-}" ]; then
-  key_hex=$SAMPLE_KEY_HEX
-else
-  command -v openssl >/dev/null 2>&1 || die "openssl is not installed; install it or set SAMPLE_KEY_HEX"
-  key_hex=$(openssl rand -hex 16)
-fi
-key_hex=$(printf '%s' "$key_hex" | tr 'A-F' 'a-f')
-[[ $key_hex =~ ^[0-9a-f]{32}$ ]] || die "SAMPLE_KEY_HEX must be exactly 32 hex digits"
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
 rm -rf "$out"
-mkdir -p "$out/keys"
-printf '%b' "$(printf '%s' "$key_hex" | sed 's/../\\x&/g')" > "$out/keys/sample.key"
-[ "$(wc -c < "$out/keys/sample.key")" -eq 16 ] || die "could not write a 16-byte key"
+mkdir -p "$out"
 
-# hls_key_info_file: the URI written into the playlists and the key file
-# ffmpeg reads. With no IV line, ffmpeg takes the first media sequence number
-# (0) as the IV, writes it as IV=0x0...0 and uses it for every segment.
-cat > "$work/key.info" <<EOF
-../keys/sample.key
-$out/keys/sample.key
-EOF
+if [ "$format" = hls ]; then
+  # The content key: fixed when given, random otherwise.
+  if [ -n "${SAMPLE_KEY_HEX:-}" ]; then
+    key_hex=$SAMPLE_KEY_HEX
+  else
+    command -v openssl >/dev/null 2>&1 || die "openssl is not installed; install it or set SAMPLE_KEY_HEX"
+    key_hex=$(openssl rand -hex 16)
+  fi
+  key_hex=$(printf '%s' "$key_hex" | tr 'A-F' 'a-f')
+  [[ $key_hex =~ ^[0-9a-f]{32}$ ]] || die "SAMPLE_KEY_HEX must be exactly 32 hex digits"
+  mkdir -p "$out/keys"
+  printf '%b' "$(printf '%s' "$key_hex" | sed 's/../\\x&/g')" > "$out/keys/sample.key"
+  [ "$(wc -c < "$out/keys/sample.key")" -eq 16 ] || die "could not write a 16-byte key"
+
+  # hls_key_info_file: the URI written into the playlists and the key file
+  # ffmpeg reads. With no IV line, ffmpeg takes the first media sequence
+  # number (0) as the IV, writes it as IV=0x0...0 and uses it for every
+  # segment.
+  printf '%s\n%s\n' ../keys/sample.key "$out/keys/sample.key" > "$work/key.info"
+fi
 
 # A moving test pattern with the playback time burnt in, and each rendition's
 # name, so a screenshot shows what is playing. Plain testsrc2 when ffmpeg has
@@ -87,18 +103,44 @@ filter+="[b]scale=426:240${label240}[v240];"
 # The AAC encoder's priming (1024 samples) would start the audio 21 ms before
 # the video, a hole at the start that players seek over; start it 1024
 # samples late instead, so both tracks begin together.
-filter+="[1:a]asetpts=PTS+1024/(SR*TB),asplit=2[a360][a240]"
+# HLS muxes audio into each rendition; DASH has one audio Representation.
+if [ "$format" = hls ]; then
+  filter+="[1:a]asetpts=PTS+1024/(SR*TB),asplit=2[a360][a240]"
+else
+  filter+="[1:a]asetpts=PTS+1024/(SR*TB)[a360]"
+fi
 
 cmd=(ffmpeg -hide_banner -nostdin -loglevel error -y
   -f lavfi -i "testsrc2=size=640x360:rate=$fps:duration=$duration"
   -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=$duration"
   -filter_complex "$filter"
-  -map "[v360]" -map "[v240]" -map "[a360]" -map "[a240]"
+  -map "[v360]" -map "[v240]" -map "[a360]")
+[ "$format" = hls ] && cmd+=(-map "[a240]")
+cmd+=(
   -c:v libx264 -preset veryfast -pix_fmt yuv420p
   -g $((fps * segment)) -keyint_min $((fps * segment)) -sc_threshold 0 -bf 0
   -profile:v:0 main -level:v:0 3.0 -b:v:0 600k -maxrate:v:0 660k -bufsize:v:0 1200k
   -profile:v:1 baseline -level:v:1 3.0 -b:v:1 250k -maxrate:v:1 275k -bufsize:v:1 500k
-  -c:a aac -b:a 64k -ac 2 -ar 48000
+  -c:a aac -b:a 64k -ac 2 -ar 48000)
+
+if [ "$format" = dash ]; then
+  cmd+=(-f dash -seg_duration "$segment" -use_template 1 -use_timeline 0
+    -init_seg_name 'init-$RepresentationID$.m4s'
+    -media_seg_name 'chunk-$RepresentationID$-$Number%05d$.m4s'
+    -adaptation_sets "id=0,streams=v id=1,streams=a"
+    "$out/stream.mpd")
+  "${cmd[@]}"
+  for f in stream.mpd init-0.m4s init-2.m4s chunk-0-00001.m4s chunk-2-00001.m4s; do
+    [ -s "$out/$f" ] || die "ffmpeg did not write $out/$f"
+  done
+  grep -q 'type="static"' "$out/stream.mpd" || die "stream.mpd is not a static MPD"
+  bytes=$(du -sb "$out" | cut -f1)
+  [ "$bytes" -le "$max_bytes" ] || die "sample is $bytes bytes, more than $max_bytes"
+  echo "make-sample.sh: wrote $out ($bytes bytes)"
+  exit 0
+fi
+
+cmd+=(
   -f hls -hls_time "$segment" -hls_list_size 0 -hls_playlist_type vod
   -hls_segment_type mpegts -hls_flags independent_segments
   -hls_key_info_file "$work/key.info"

@@ -1,18 +1,22 @@
 //! # hls-edge-signer
 //!
-//! Protects HLS video behind CloudFront signed URLs. A viewer fetches
-//! `https://<dist>/path/index._m3u8` with a signed URL; CloudFront checks it
-//! and hands the request to this function, which:
+//! Protects HLS and DASH video behind CloudFront signed URLs. A viewer
+//! fetches `https://<dist>/path/index._m3u8` (or `stream._mpd`) with a
+//! signed URL or signed cookies; CloudFront checks it and hands the request
+//! to this function, which:
 //!
-//! 1. maps the path back to the origin playlist (`index.m3u8`) and fetches it;
-//! 2. rewrites every URI the playlist carries into a signed URL
-//!    ([`policy`] builds the policy, a [`signer`] backend signs it,
-//!    [`signed_url`] formats the parameters);
-//! 3. renames child playlists to `._m3u8` so they come back through here;
-//! 4. returns the rewritten playlist as the generated response.
+//! 1. verifies the viewer's grant ([`verify`]) and maps the path back to
+//!    the origin manifest (`index.m3u8`, `stream.mpd`; [`manifest`]);
+//! 2. rewrites every URI the manifest carries into a signed URL
+//!    ([`hls`], [`dash`]; [`scope`] and [`grant`] decide what each grant
+//!    may cover, [`policy`] builds the policy, a [`signer`] backend signs
+//!    it, [`signed_url`] formats the parameters);
+//! 3. renames child playlists to `._m3u8` (an MPD `Location` to `._mpd`)
+//!    so they come back through here;
+//! 4. returns the rewritten manifest as the generated response.
 //!
 //! The core — [`policy`], [`signer`], [`keys`], [`signed_url`], [`grant`],
-//! [`hls`] — does no I/O: every function takes its inputs (including the
+//! [`scope`], [`manifest`], [`hls`], [`dash`] — does no I/O: every function takes its inputs (including the
 //! clock) as arguments. The adapters around it — [`edge`] (events and the
 //! handler), [`origin`] (playlist fetch), [`secrets`] (key cache),
 //! [`config`] — are shared by the Lambda binary and the `hls-sign` CLI, so
@@ -26,6 +30,7 @@ pub mod emulator;
 pub mod grant;
 pub mod hls;
 pub mod keys;
+pub mod manifest;
 pub mod origin;
 pub mod paths;
 pub mod policy;

@@ -590,3 +590,56 @@ async fn signatures_stay_out_of_refusal_logs() {
     assert!(line.contains("not a valid URL reference"), "{line}");
     assert!(!line.contains("LongSignature"), "{line}");
 }
+
+#[tokio::test]
+async fn function_url_serves_an_mpd_as_it_serves_a_playlist() {
+    let origin = repo().join("events/origin");
+    let h = handler(json!({}), Some(&origin)).await;
+    let path = "/sample-dash/stream._mpd";
+    let grant = grant_for(path);
+    let (response, log) = run(&h, function_url_event(path, Some(&grant), "203.0.113.9")).await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.format, "dash");
+    assert_eq!(
+        response["headers"]["content-type"], "application/dash+xml",
+        "{response}"
+    );
+    let body = response["body"].as_str().unwrap();
+    let original = std::fs::read_to_string(origin.join("sample-dash/stream.mpd")).unwrap();
+    assert_eq!(log.uris, 6, "{log:?}");
+    assert_eq!(log.signed, 6, "{log:?}");
+    // Every segment a player requests verifies.
+    let base = format!("https://{DIST}{path}");
+    let reading = common::dash_reading::read(body, &base).unwrap();
+    assert_eq!(
+        reading.requests.len(),
+        3 * 4,
+        "three Representations, each an init and the first, second and last segments"
+    );
+    for request in &reading.requests {
+        verify_request(&request.url, &[], &trusted(), NOW + 1, None)
+            .unwrap_or_else(|r| panic!("{}: {r}", request.url));
+    }
+    assert_eq!(
+        common::dash_reading::read(&original, &base)
+            .unwrap()
+            .values
+            .len(),
+        reading.values.len()
+    );
+
+    // Without a grant: 403, as for playlists.
+    let (response, _) = run(&h, function_url_event(path, None, "203.0.113.9")).await;
+    assert_eq!(response["statusCode"], 403);
+    // An origin that is not an MPD: 502 with a short reason, no partial body.
+    let (response, log) = run(
+        &h,
+        function_url_event(
+            "/videos/index._mpd",
+            Some(&grant_for("/videos/index._mpd")),
+            "203.0.113.9",
+        ),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 404, "no videos/index.mpd: {log:?}");
+}

@@ -23,7 +23,9 @@ use std::sync::{Arc, OnceLock};
 use base64::Engine;
 use common::emulator::EmulatorProcess;
 use common::generated_key;
-use common::independent::{cidr_within, cloudfront_matches, issued_grants, SIGNING};
+use common::independent::{
+    cidr_within, cloudfront_matches, issued, issued_grants, Issued, SIGNING,
+};
 use hls_edge_signer::config::RawConfig;
 use hls_edge_signer::edge::lambda::handle_event;
 use hls_edge_signer::edge::{Handler, LogRecord};
@@ -114,6 +116,18 @@ fn write_origin(root: &Path) {
         (
             "live/ch1/abc.m3u8",
             "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"premium.key\"\n#EXTINF:4,\npremium-00001.ts\n",
+        ),
+        (
+            "v/stream.mpd",
+            "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" \
+             mediaPresentationDuration=\"PT40S\"><Period>\
+             <AdaptationSet><Representation id=\"hd\" bandwidth=\"1\">\
+             <SegmentTemplate duration=\"2\" media=\"chunk-$Number$.m4s\" initialization=\"init.mp4\"/>\
+             </Representation><Representation id=\"sd\" bandwidth=\"2\">\
+             <SegmentTemplate duration=\"2\" media=\"$RepresentationID$/$Number$.m4s\"/>\
+             </Representation><Representation id=\"up\" bandwidth=\"3\">\
+             <SegmentTemplate duration=\"2\" media=\"../../x-$Number$.m4s\"/>\
+             </Representation></AdaptationSet></Period></MPD>\n",
         ),
         (
             "shared/videos/a/index.m3u8",
@@ -451,7 +465,12 @@ fn check_issued(
     unreachable: &[&str],
 ) {
     let base = ctx.url(&r.path);
-    let grants = issued_grants(&answer.body, &base);
+    let dash = answer.body.trim_start().starts_with('<');
+    let grants = if dash {
+        issued_mpd_grants(&answer.body, &base)
+    } else {
+        issued_grants(&answer.body, &base)
+    };
     assert!(!grants.is_empty(), "nothing issued:\n{}", answer.body);
     for (uri, g) in &grants {
         assert!(
@@ -469,8 +488,14 @@ fn check_issued(
         let stars = g.resource.matches('*').count();
         let child = g.url.split('?').next().unwrap().ends_with("._m3u8");
         let trailing = stars == 1 && g.resource.ends_with('*');
+        // A DASH template's `*` only after a literal part of its file name.
+        let in_file_name = g.resource.find('*').is_some_and(|star| {
+            let name = &g.resource[g.resource[..star].rfind('/').unwrap() + 1..];
+            !g.resource[star..].contains('/')
+                && name.split('*').next().unwrap().chars().any(|c| c != '?')
+        });
         assert!(
-            stars == 0 || (trailing && (child || cfg == Cfg::Directory)),
+            stars == 0 || (trailing && (child || cfg == Cfg::Directory)) || (dash && in_file_name),
             "{uri}: wildcard in {}",
             g.resource
         );
@@ -540,6 +565,7 @@ fn long(ctx: &Ctx) -> Held {
 
 const MASTER: &str = "/v/index._m3u8";
 const MEDIA: &str = "/v/hd/index._m3u8";
+const MPD: &str = "/v/stream._mpd";
 
 /// A canned grant for the master, valid two hours.
 fn master_canned(ctx: &Ctx) -> String {
@@ -1444,7 +1470,82 @@ fn scenarios() -> Vec<Scenario> {
                 extra: nothing,
             },
         },
+        // ---------------------------------------------------------- DASH
+        Scenario {
+            name: "valid canned URL grant on an MPD",
+            rule: "§5 applies to DASH unchanged: issued grants within the viewer's",
+            cfg: Cfg::Default,
+            entries: ALL,
+            request: Build::With(|ctx| req(MPD, ctx.canned(&keys().a, MPD, ctx.now + 7200))),
+            expect: Expect::Served {
+                viewer: long,
+                unreachable: &[
+                    "/v/keys/k.key",
+                    "/v/hd/index.m3u8",
+                    "/v/chunk/secret.key",
+                    "/other/chunk-1.m4s",
+                    "/v/sd/private.mp4",
+                ],
+                extra: |_, _, answer| {
+                    // Templates that would need a directory grant, or that
+                    // climb out of the tree, stay unsigned.
+                    assert!(answer.body.contains(r#"media="$RepresentationID$/$Number$.m4s""#));
+                    assert!(answer.body.contains(r#"media="../../x-$Number$.m4s""#));
+                    assert!(answer.body.contains(r#"media="chunk-$Number$.m4s?Policy="#));
+                },
+            },
+        },
+        Scenario {
+            name: "a segment-template grant opens no MPD",
+            rule: "a `*` that reaches into the query never opens a manifest",
+            cfg: Cfg::Default,
+            entries: ALL,
+            request: Build::With(|ctx| {
+                // The grant the function issues for `chunk-$Number$.m4s`,
+                // used on a manifest URL its `*` reaches through the query.
+                let policy = Policy::custom(&ctx.url("/v/chunk-*.m4s"), ctx.now + 600);
+                let path_and_query = "/v/chunk-x._mpd?a=.m4s";
+                let grant = ctx.custom(&keys().a, path_and_query, &policy);
+                req("/v/chunk-x._mpd", grant)
+            }),
+            expect: Expect::Refused(403),
+        },
+        Scenario {
+            name: "an MPD path continuing past a routing suffix",
+            rule: "a path never goes on past `._mpd/` (a `*` grant would open another manifest)",
+            cfg: Cfg::Default,
+            entries: ALL,
+            request: Build::SignedPath("/v/stream._mpd/x._m3u8"),
+            expect: Expect::Refused(400),
+        },
+        Scenario {
+            name: "an MPD grant under IP pinning",
+            rule: "§5.3: every issued grant carries the viewer's address",
+            cfg: Cfg::PinClient,
+            entries: EVENTS,
+            request: Build::With(|ctx| req(MPD, ctx.canned(&keys().a, MPD, ctx.now + 600))),
+            expect: Expect::Served {
+                viewer: |ctx| Held {
+                    expires: ctx.now + 600,
+                    not_before: None,
+                    ip: Some("203.0.113.9/32"),
+                },
+                unreachable: &["/v/keys/k.key"],
+                extra: nothing,
+            },
+        },
     ]
+}
+
+/// Every grant issued in an MPD fetched from `base`, read the way a player
+/// reads it (templates expanded), with the value it sits on.
+fn issued_mpd_grants(mpd: &str, base: &str) -> Vec<(String, Issued)> {
+    let reading = common::dash_reading::read(mpd, base).unwrap();
+    reading
+        .requests
+        .iter()
+        .filter_map(|r| Some((reading.values[r.value].text.clone(), issued(&r.url)?)))
+        .collect()
 }
 
 fn traversal(name: &'static str, path: &'static str) -> Scenario {

@@ -55,6 +55,7 @@ ENV_NAMES = [
     "HLS_TTL",
     "HLS_BUCKET",
     "HLS_SUFFIX",
+    "HLS_DASH_SUFFIX",
     "HLS_HASH",
     "HLS_CORS_ORIGINS",
     "HLS_GRANT_HEADER",
@@ -318,6 +319,16 @@ class DistributionTest(TemplateCase):
         )
         self.assertEqual(signer["CustomOriginConfig"]["OriginProtocolPolicy"], "https-only")
 
+    def test_mpd_suffix_goes_to_the_function_exactly_as_the_playlist_suffix_does(self):
+        hls = self.behavior({"Fn::Sub": "*${PlaylistSuffix}"})
+        dash = self.behavior({"Fn::Sub": "*${MpdSuffix}"})
+        self.assertEqual({**dash, "PathPattern": None}, {**hls, "PathPattern": None})
+        env = self.function_env()
+        self.assertEqual(env["HLS_DASH_SUFFIX"], ref("MpdSuffix"), "function and behavior must agree on the suffix")
+        defaults = {self.t["Parameters"][p]["Default"] for p in ("PlaylistSuffix", "MpdSuffix")}
+        self.assertEqual(len(defaults), 2, "the two suffixes must differ")
+        self.assertNotEqual(self.t["Parameters"]["MpdSuffix"]["Default"], ".mpd")
+
     def test_playlist_suffix_goes_to_the_function_with_the_grant_function(self):
         b = self.behavior({"Fn::Sub": "*${PlaylistSuffix}"})
         self.assertEqual(b["TargetOriginId"], "signer")
@@ -341,7 +352,7 @@ class DistributionTest(TemplateCase):
         self.assertNotEqual(self.t["Parameters"]["PlaylistSuffix"]["Default"], ".m3u8")
 
     def test_plain_playlists_and_everything_else_come_from_s3(self):
-        for b in (self.behavior("*.m3u8"), self.behavior("(default)")):
+        for b in (self.behavior("*.m3u8"), self.behavior("*.mpd"), self.behavior("(default)")):
             self.assertEqual(b["TargetOriginId"], "media", f"{b['PathPattern']} must be served from S3")
             self.assertEqual(b["CachePolicyId"], CACHING_OPTIMIZED)
             self.assertNotIn("FunctionAssociations", b)

@@ -14,6 +14,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 use crate::config::Config;
 use crate::hls::rewrite::{Rewriter, Viewer};
+use crate::manifest::{ManifestFormat, Route, Routes};
 use crate::origin::{Origin, OriginError};
 use crate::policy::Policy;
 use crate::secrets::{KeyCache, KeyMaterial};
@@ -91,11 +92,12 @@ impl Handler {
         &self.config
     }
 
-    /// The routing suffix requests must end with (`.m3u8` when renaming is off).
-    pub fn route_suffix(&self) -> &str {
-        match self.config.rewrite.suffix.as_str() {
-            "" => ".m3u8",
-            suffix => suffix,
+    /// The routing suffixes requests end with (`._m3u8`, `._mpd`; the
+    /// origin extension when renaming is off).
+    pub fn routes(&self) -> Routes<'_> {
+        Routes {
+            hls: &self.config.rewrite.suffix,
+            dash: &self.config.rewrite.dash_suffix,
         }
     }
 
@@ -127,7 +129,8 @@ impl Handler {
         now: u64,
         log: &mut LogRecord,
     ) -> Result<Option<PlaylistResponse>, Refusal> {
-        if !request.path.ends_with(self.route_suffix()) {
+        let routes = self.routes();
+        let Some(route) = routes.route(&request.path) else {
             return match request.trigger {
                 Trigger::FunctionUrl => Err(Refusal::new(
                     StatusCode::NOT_FOUND,
@@ -136,7 +139,8 @@ impl Handler {
                 )),
                 _ => Ok(None),
             };
-        }
+        };
+        log.format = route.format.as_str();
         if request.method != Method::GET && request.method != Method::HEAD {
             return Err(Refusal::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -149,9 +153,8 @@ impl Handler {
         })?;
         // A child playlist's grant ends in `*` (for LL-HLS reload queries);
         // a path that goes on past a routing suffix (`…/index._m3u8/x._m3u8`)
-        // would let that `*` open another playlist.
-        let stem = &request.path[..request.path.len() - self.route_suffix().len()];
-        if stem.contains(&format!("{}/", self.route_suffix())) {
+        // would let that `*` open another manifest.
+        if routes.continues_past_a_route(route.stem) {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "path continues past a playlist",
@@ -188,36 +191,37 @@ impl Handler {
             let message = match refusal {
                 GrantRefusal::Missing => "no viewer grant",
                 GrantRefusal::Rejected(_) => "viewer grant rejected",
-                GrantRefusal::WildcardOnly => "viewer grant does not open playlists",
+                GrantRefusal::WildcardOnly => "viewer grant does not open manifests",
             };
             Refusal::new(StatusCode::FORBIDDEN, message, log).with_detail(refusal, log)
         })?;
         log.grant = Some(viewer.source_name());
         log.grant_key = Some(viewer.grant.key_pair_id().chars().take(64).collect());
 
-        let fetched = self.fetch_origin(request, &host, &key, now, log).await?;
+        let fetched = self
+            .fetch_origin(request, &route, &host, &key, now, log)
+            .await?;
 
         let started = Instant::now();
         let rewriter = self.rewriter_for(&key);
-        let rewritten = rewriter
-            .rewrite(
-                &fetched.body,
-                &Viewer {
-                    url: &viewer.url,
-                    grant: &viewer.grant,
-                    client_ip: request.client_ip,
-                },
-                now,
-            )
-            .map_err(|e| {
-                let (status, message) = match e {
-                    crate::hls::rewrite::RewriteError::Grant(_) => {
-                        (StatusCode::FORBIDDEN, "no grant can be issued")
-                    }
-                    _ => (StatusCode::BAD_GATEWAY, "origin playlist not rewritable"),
-                };
-                Refusal::new(status, message, log).with_detail(e, log)
-            })?;
+        let for_viewer = Viewer {
+            url: &viewer.url,
+            grant: &viewer.grant,
+            client_ip: request.client_ip,
+        };
+        let rewritten = match route.format {
+            ManifestFormat::Hls => rewriter.rewrite(&fetched.body, &for_viewer, now),
+            ManifestFormat::Dash => rewriter.rewrite_mpd(&fetched.body, &for_viewer, now),
+        }
+        .map_err(|e| {
+            let (status, message) = match e {
+                crate::hls::rewrite::RewriteError::Grant(_) => {
+                    (StatusCode::FORBIDDEN, "no grant can be issued")
+                }
+                _ => (StatusCode::BAD_GATEWAY, "origin manifest not rewritable"),
+            };
+            Refusal::new(status, message, log).with_detail(e, log)
+        })?;
         log.sign_ms = started.elapsed().as_secs_f64() * 1000.0;
         let stats = rewritten.stats;
         log.uris = stats.uris;
@@ -236,7 +240,7 @@ impl Handler {
         let mut headers = HeaderMap::new();
         headers.insert(
             CONTENT_TYPE,
-            HeaderValue::from_static("application/vnd.apple.mpegurl"),
+            HeaderValue::from_static(route.format.content_type()),
         );
         headers.insert(
             CACHE_CONTROL,
@@ -265,7 +269,7 @@ impl Handler {
             log.oversize = true;
             return Err(Refusal::new(
                 StatusCode::BAD_GATEWAY,
-                "rewritten playlist exceeds the response limit",
+                "rewritten manifest exceeds the response limit",
                 log,
             )
             .with_detail(
@@ -292,20 +296,18 @@ impl Handler {
             .filter(|h| is_host_name(h))
     }
 
-    /// Fetches the origin playlist: the same path with the routing suffix
-    /// mapped back to `.m3u8`, the viewer's own query kept.
+    /// Fetches the origin manifest: the same path with the routing suffix
+    /// mapped back to `.m3u8` / `.mpd`, the viewer's own query kept.
     async fn fetch_origin(
         &self,
         request: &PlaylistRequest,
+        route: &Route<'_>,
         host: &str,
         key: &Arc<KeyMaterial>,
         now: u64,
         log: &mut LogRecord,
     ) -> Result<crate::origin::Fetched, Refusal> {
-        let origin_path = format!(
-            "{}.m3u8",
-            &request.path[..request.path.len() - self.route_suffix().len()]
-        );
+        let origin_path = route.origin_path();
         let mut origin_url = match &self.config.origin {
             Some(origin) => format!("{origin}{origin_path}"),
             None => format!("https://{host}{origin_path}"),
@@ -316,7 +318,8 @@ impl Handler {
             origin_url.push_str(&own_query.join("&"));
         }
         if self.config.origin.is_none() && matches!(self.origin, Origin::Http(_)) {
-            // The origin is the distribution, whose `.m3u8` behavior requires
+            // The origin is the distribution, whose `.m3u8` / `.mpd`
+            // behavior requires
             // a signature too: a short canned one, just for this fetch,
             // made for the URL as CloudFront sees it.
             // The expiry is rounded so the signature is made once per bucket

@@ -14,6 +14,9 @@ pub struct LogRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub mode: &'static str,
+    /// The manifest format routed to (`hls`, `dash`), once known.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub format: &'static str,
     /// Where the viewer's verified grant came from (`query`, `cookies`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grant: Option<&'static str>,
@@ -48,7 +51,7 @@ impl LogRecord {
         if let Some(map) = value.as_object_mut() {
             let level = if self.status >= 500 { "error" } else { "info" };
             map.insert("level".into(), level.into());
-            map.insert("msg".into(), "playlist request".into());
+            map.insert("msg".into(), "manifest request".into());
         }
         value.to_string()
     }

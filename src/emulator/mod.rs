@@ -7,8 +7,9 @@
 //!    signed URL or signed cookies for the key group (the same verification
 //!    as `hls-sign verify`; a signed URL wins over cookies); rejections are
 //!    403 with CloudFront's XML body and code.
-//! 2. **Cache behaviours**: `*._m3u8` goes to the function; everything else
-//!    (`*.m3u8`, segments, keys) to the origin folder or HTTP origin.
+//! 2. **Cache behaviours**: `*._m3u8` and `*._mpd` go to the function;
+//!    everything else (`*.m3u8`, `*.mpd`, segments, keys) to the origin
+//!    folder or HTTP origin.
 //! 3. **The CloudFront Function** from the template runs for real, in node
 //!    ([`cf_function`]): it copies the grant and host into headers (or
 //!    answers itself).
@@ -312,9 +313,9 @@ impl Emulator {
             .get("range")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        // The cache behaviors: `*._m3u8` to the function, the rest to the
-        // origin.
-        if !path.ends_with(self.handler.route_suffix()) {
+        // The cache behaviors: `*._m3u8` and `*._mpd` to the function, the
+        // rest to the origin.
+        if self.handler.routes().route(&path).is_none() {
             return self.origin.serve(&path, head, range.as_deref()).await;
         }
         let viewer = OriginRequest {

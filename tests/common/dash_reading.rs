@@ -426,6 +426,7 @@ fn period_seconds(rep: Node, root: Node) -> Option<f64> {
     let start = period.attribute("start").and_then(seconds).unwrap_or(0.0);
     let next = period
         .next_siblings()
+        .skip(1) // the first is the Period itself
         .filter(|s| s.tag_name().name() == "Period")
         .find_map(|s| s.attribute("start").and_then(seconds));
     match next {
