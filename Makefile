@@ -47,8 +47,9 @@ bench:
 	python3 bench/report.py target/openssl-speed.txt
 
 ## The local CloudFront emulator on the sample stream: a development key pair
-## (made on first run, kept in .dev/, never committed), hls.js for the player
-## page (npm, when available), then the server until Ctrl-C.
+## (made on first run, kept in .dev/, never committed), hls.js, dash.js and
+## Shaka for the player page (npm, when available), then the server until
+## Ctrl-C.
 run: build e2e-deps
 	@mkdir -p $(DEV)
 	@test -f $(DEV)/private.pem || target/release/hls-sign keygen \
@@ -57,8 +58,8 @@ run: build e2e-deps
 
 LISTEN ?= 127.0.0.1:8080
 
-## hls.js and playwright-core for the player page and the browser test
-## (skipped, with a note, where npm is missing).
+## hls.js, dash.js, Shaka and playwright-core for the player page and the
+## browser tests (skipped, with a note, where npm is missing).
 e2e-deps: tools
 
 clean:

@@ -107,7 +107,9 @@ filter+="[b]scale=426:240${label240}[v240];"
 if [ "$format" = hls ]; then
   filter+="[1:a]asetpts=PTS+1024/(SR*TB),asplit=2[a360][a240]"
 else
-  filter+="[1:a]asetpts=PTS+1024/(SR*TB)[a360]"
+  # Ending with the video: a player or ffmpeg asks for as many audio
+  # segments as the presentation lasts.
+  filter+="[1:a]asetpts=PTS+1024/(SR*TB),atrim=end=$duration[a360]"
 fi
 
 cmd=(ffmpeg -hide_banner -nostdin -loglevel error -y

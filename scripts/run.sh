@@ -40,6 +40,8 @@ cat <<INFO
 
   player (hls.js):      $base/
   with signed cookies:  $base/?grant=cookies
+  DASH (dash.js):       $base/?path=/sample-dash/stream._mpd
+  DASH (Shaka):         $base/?path=/sample-dash/stream._mpd&player=shaka
   signed master URL:    $master
 
   try:  ffmpeg -i '$master' -f null -

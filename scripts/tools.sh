@@ -44,7 +44,11 @@ if [ "$python_ok" = 1 ]; then
   done
 fi
 
-if [ -d tests/e2e/node_modules/hls.js ] && [ -d tests/e2e/node_modules/playwright-core ] &&
+installed=yes
+for package in hls.js dashjs shaka-player playwright-core; do
+  [ -d "tests/e2e/node_modules/$package" ] || installed=no
+done
+if [ $installed = yes ] &&
    [ tests/e2e/node_modules/.package-lock.json -nt tests/e2e/package-lock.json ]; then
   :
 elif command -v npm >/dev/null; then

@@ -26,6 +26,9 @@ use hls_edge_signer::{
 
 const KEY_PAIR_ID: &str = "KE2E";
 
+const HLS: &str = "/sample/index._m3u8";
+const DASH: &str = "/sample-dash/stream._mpd";
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -261,14 +264,15 @@ fn ffmpeg_decodes_the_stream_over_the_viewer_request_trigger() {
     ffmpeg_decodes(&stack, &master, None);
 }
 
-/// hls.js in headless Chromium plays the page's stream to the end.
-fn chromium_plays(name: &str, grant: &str) {
+/// A player in headless Chromium plays the page's stream (`path`) to the end.
+fn chromium_plays(name: &str, path: &str, player: &str, grant: &str) {
     let e2e = repo().join("tests/e2e");
     if !have("node", &["--version"]) || !have("/usr/bin/chromium", &["--version"]) {
         return;
     }
-    if !e2e.join("node_modules/playwright-core").is_dir()
-        || !e2e.join("node_modules/hls.js").is_dir()
+    if ["playwright-core", "hls.js", "dashjs", "shaka-player"]
+        .iter()
+        .any(|package| !e2e.join("node_modules").join(package).is_dir())
     {
         assert!(
             std::env::var_os("HLS_REQUIRE_E2E").is_none(),
@@ -284,7 +288,7 @@ fn chromium_plays(name: &str, grant: &str) {
     let out = Command::new("node")
         .arg(e2e.join("player.mjs"))
         .arg(format!(
-            "{}/?path=/sample/index._m3u8&grant={grant}",
+            "{}/?path={path}&player={player}&grant={grant}",
             stack.emulator.base
         ))
         .arg(&screenshot)
@@ -298,6 +302,10 @@ fn chromium_plays(name: &str, grant: &str) {
     assert_eq!(result["ok"], true, "{result}");
     assert!(result["currentTime"].as_f64().unwrap() >= result["duration"].as_f64().unwrap() - 0.5);
     assert!(result["fatalError"].is_null(), "{result}");
+    assert!(result["requests"].as_u64().unwrap() > 4, "{result}");
+    if grant == "sign" {
+        assert_eq!(result["unsigned"], 0, "every request signed: {result}");
+    }
     assert!(
         std::fs::metadata(&screenshot).unwrap().len() > 1000,
         "screenshot written"
@@ -309,10 +317,74 @@ fn chromium_plays(name: &str, grant: &str) {
 
 #[test]
 fn chromium_plays_the_stream_for_a_signed_url_viewer() {
-    chromium_plays("e2e-player-signed-url", "sign");
+    chromium_plays("e2e-player-signed-url", HLS, "hls.js", "sign");
 }
 
 #[test]
 fn chromium_plays_the_stream_for_a_signed_cookie_viewer() {
-    chromium_plays("e2e-player-signed-cookies", "cookies");
+    chromium_plays("e2e-player-signed-cookies", HLS, "hls.js", "cookies");
+}
+
+#[test]
+fn dash_js_plays_the_dash_stream_for_a_signed_url_viewer() {
+    chromium_plays("e2e-dashjs-signed-url", DASH, "dash.js", "sign");
+}
+
+#[test]
+fn shaka_plays_the_dash_stream_for_a_signed_url_viewer() {
+    chromium_plays("e2e-shaka-signed-url", DASH, "shaka", "sign");
+}
+
+#[test]
+fn dash_js_plays_the_dash_stream_for_a_signed_cookie_viewer() {
+    chromium_plays("e2e-dashjs-signed-cookies", DASH, "dash.js", "cookies");
+}
+
+#[test]
+fn ffmpeg_decodes_the_dash_stream_for_a_signed_url_viewer() {
+    if !have("ffmpeg", &["-version"]) {
+        return;
+    }
+    let Some(stack) = stack("ffmpeg-dash", Backend::Bootstrap) else {
+        return;
+    };
+    let mpd = signed(&stack, DASH, |url| Policy::canned(url, now() + 600));
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "info", "-rw_timeout", "10000000", "-i"])
+        .arg(&mpd)
+        .args(["-map", "0", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{errors}");
+    // All 8 s decoded (200 frames at 25 fps).
+    assert!(
+        errors.contains("frame=  200") && errors.contains("time=00:00:08.00"),
+        "{errors}"
+    );
+    let log = stack.emulator.log_lines();
+    assert!(!log.iter().any(|l| l.contains(" 403")), "{log:#?}");
+    // ffmpeg's DASH reader asks for one segment past the end of a static
+    // presentation (it does so from a plain HTTP server too): those 404s,
+    // from the origin, are the only failures.
+    for line in log
+        .iter()
+        .filter(|l| !l.contains(" 200") && !l.contains(" 206"))
+    {
+        assert!(
+            line.contains("-00005.m4s 404 no such file"),
+            "{line}: {log:#?}"
+        );
+    }
+    for fetched in [
+        "/sample-dash/stream._mpd",
+        "init-0.m4s",
+        "chunk-0-00004.m4s",
+        "chunk-2-",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains(fetched)),
+            "{fetched} never fetched: {log:#?}"
+        );
+    }
 }

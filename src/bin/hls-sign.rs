@@ -196,13 +196,10 @@ enum Command {
         /// (repeatable).
         #[arg(long = "public-key", value_name = "ID=FILE")]
         public_keys: Vec<String>,
-        /// hls.js for the development page.
-        #[arg(
-            long,
-            value_name = "FILE",
-            default_value = "tests/e2e/node_modules/hls.js/dist/hls.min.js"
-        )]
-        hls_js: PathBuf,
+        /// The npm packages folder with the development page's players
+        /// (hls.js, dash.js, Shaka).
+        #[arg(long, value_name = "DIR", default_value = "tests/e2e/node_modules")]
+        players: PathBuf,
         /// Lifetime of URLs issued by /dev/sign, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 3600)]
         dev_ttl: u64,
@@ -600,7 +597,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             key,
             key_pair_id,
             public_keys,
-            hls_js,
+            players,
             dev_ttl,
             trigger,
             template,
@@ -614,7 +611,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let options = ServeOptions {
                 listen,
                 origin,
-                hls_js,
+                players,
                 dev_ttl,
                 trigger,
                 template,
@@ -704,7 +701,7 @@ fn trusted_key_flags(
 struct ServeOptions {
     listen: std::net::SocketAddr,
     origin: String,
-    hls_js: PathBuf,
+    players: PathBuf,
     dev_ttl: u64,
     trigger: ServeTrigger,
     template: Option<PathBuf>,
@@ -783,7 +780,7 @@ fn serve(options: ServeOptions, mut function_config: Config) -> Result<ExitCode,
             handler,
             origin: static_origin,
             host: address.to_string(),
-            hls_js: Some(options.hls_js),
+            players: Some(options.players),
             dev_ttl: options.dev_ttl,
             verified: hls_edge_signer::verify::VerifiedSignatures::new(4096),
             trigger,

@@ -88,8 +88,9 @@ pub struct Emulator {
     pub origin: StaticOrigin,
     /// `host:port` the emulator is reached at; the "distribution" host.
     pub host: String,
-    /// hls.js for the development page.
-    pub hls_js: Option<PathBuf>,
+    /// The npm packages folder the development page's players come from
+    /// (`tests/e2e/node_modules`: hls.js, dash.js, Shaka).
+    pub players: Option<PathBuf>,
     /// Lifetime of grants issued by the development endpoints.
     pub dev_ttl: u64,
     /// Signatures already verified (segments of one playlist share one).
@@ -161,7 +162,9 @@ impl Emulator {
                 String::new(),
             ),
             "/favicon.ico" => (response(204, "text/plain", ""), String::new()),
-            "/dev/hls.js" => self.hls_js(),
+            "/dev/player/hls.js" | "/dev/player/dash.js" | "/dev/player/shaka.js" => {
+                self.player(&path["/dev/player/".len()..])
+            }
             "/dev/sign" => self.dev_sign(&query).await,
             "/dev/cookies" => self.dev_cookies(&query).await,
             _ => self.distribution(request, peer).await,
@@ -170,10 +173,19 @@ impl Emulator {
         response
     }
 
-    /// hls.js, installed by the Makefile (not committed).
-    fn hls_js(&self) -> (HttpResponse, String) {
-        let file = self.hls_js.as_ref().and_then(|p| std::fs::read(p).ok());
-        match file {
+    /// A player library for the development page, from the npm packages
+    /// the Makefile installs (not committed).
+    fn player(&self, name: &str) -> (HttpResponse, String) {
+        let file = match name {
+            "hls.js" => "hls.js/dist/hls.min.js",
+            "dash.js" => "dashjs/dist/modern/umd/dash.all.min.js",
+            _ => "shaka-player/dist/shaka-player.compiled.js",
+        };
+        let bytes = self
+            .players
+            .as_ref()
+            .and_then(|dir| std::fs::read(dir.join(file)).ok());
+        match bytes {
             Some(bytes) => (
                 response(200, "text/javascript; charset=utf-8", bytes),
                 String::new(),
@@ -182,9 +194,9 @@ impl Emulator {
                 response(
                     404,
                     "text/plain",
-                    "hls.js is not installed: run `make run` (npm)\n",
+                    format!("{name} is not installed: run `make run` (npm)\n"),
                 ),
-                "hls.js not installed".to_owned(),
+                format!("{name} not installed"),
             ),
         }
     }
