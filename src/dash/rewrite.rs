@@ -95,10 +95,37 @@ impl Rewriter {
         };
         let mut body = String::with_capacity(text.len() + mpd.slots.len() * 220);
         let mut copied = 0;
+        // The last grant and its parameters, XML-escaped: a run of segments
+        // shares one.
+        let mut last: Option<(String, bool, Arc<str>)> = None;
+        // The last SegmentURL granted by a pattern: (its element, its value).
+        let mut run: Option<(usize, &str)> = None;
         for slot in &mpd.slots {
             let raw = &text[slot.range.clone()];
             body.push_str(&text[copied..slot.range.start]);
             copied = slot.range.end;
+            // A run of SegmentURLs: the next entry of the same list and the
+            // same shape (the same text but for its sequence number, a plain
+            // relative path) resolves into the same directory and gets the
+            // same pattern; only its own text is left to check.
+            if let (Some((node, previous)), Some((_, _, escaped))) = (run, &last) {
+                if slot.kind == SlotKind::SegmentUrlMedia
+                    && slot.node == node
+                    && raw == slot.value
+                    && scope::same_pattern(previous, raw)
+                    && uri::is_plain_relative_path(raw)
+                    && crate::hls::rewrite::check_relative(raw).is_ok()
+                {
+                    stats.signed += 1;
+                    stats.cache_hits += 1;
+                    body.push_str(raw);
+                    body.push('?');
+                    body.push_str(escaped);
+                    run = Some((node, raw));
+                    continue;
+                }
+            }
+            run = None;
             let (params, rename_at) = match planner.plan(slot, raw) {
                 Plan::Untouched => {
                     stats.untouched += 1;
@@ -116,18 +143,38 @@ impl Rewriter {
                     canned,
                     rename_at,
                 } => {
-                    let policy = limits.policy(&resource);
-                    let (params, hit) = self.cache().get_or_sign(self.signer(), &policy, canned)?;
-                    if hit {
-                        stats.cache_hits += 1;
-                    } else {
-                        stats.signatures += 1;
+                    let pattern = resource.contains('?');
+                    let escaped = match &last {
+                        Some((r, c, escaped)) if *r == resource && *c == canned => {
+                            stats.cache_hits += 1;
+                            escaped.clone()
+                        }
+                        _ => {
+                            let policy = limits.policy(&resource);
+                            let (params, hit) =
+                                self.cache().get_or_sign(self.signer(), &policy, canned)?;
+                            if hit {
+                                stats.cache_hits += 1;
+                            } else {
+                                stats.signatures += 1;
+                            }
+                            let escaped: Arc<str> = Arc::from(params.replace('&', "&amp;"));
+                            last = Some((resource, canned, escaped.clone()));
+                            escaped
+                        }
+                    };
+                    if pattern
+                        && slot.kind == SlotKind::SegmentUrlMedia
+                        && raw == slot.value
+                        && uri::is_plain_relative_path(raw)
+                    {
+                        run = Some((slot.node, raw));
                     }
-                    (params, rename_at)
+                    (escaped, rename_at)
                 }
                 Plan::Propagate { params, rename_at } => {
                     stats.propagated += 1;
-                    (params, rename_at)
+                    (Arc::from(params.replace('&', "&amp;")), rename_at)
                 }
             };
             stats.signed += 1;
@@ -160,9 +207,15 @@ fn target_path_and_query_len(url: &str) -> usize {
 }
 
 /// Appends `raw` (an XML-escaped URL), its final `.mpd` at `rename_at`
-/// replaced by `suffix`, with `params` added to its query (`&` written
-/// `&amp;`) ahead of any fragment.
-fn write_signed(raw: &str, rename_at: Option<usize>, suffix: &str, params: &str, out: &mut String) {
+/// replaced by `suffix`, with `escaped_params` (the signing parameters, `&`
+/// written `&amp;`) added to its query ahead of any fragment.
+fn write_signed(
+    raw: &str,
+    rename_at: Option<usize>,
+    suffix: &str,
+    escaped_params: &str,
+    out: &mut String,
+) {
     // A `#` right after `&` starts a character reference, not a fragment.
     let fragment_at = raw
         .char_indices()
@@ -183,12 +236,7 @@ fn write_signed(raw: &str, rename_at: Option<usize>, suffix: &str, params: &str,
             if query.is_empty() || query.ends_with('&') || query.ends_with("&amp;") => {}
         Some(_) => out.push_str("&amp;"),
     }
-    for (i, part) in params.split('&').enumerate() {
-        if i > 0 {
-            out.push_str("&amp;");
-        }
-        out.push_str(part);
-    }
+    out.push_str(escaped_params);
     out.push_str(fragment);
 }
 

@@ -238,9 +238,26 @@ pub fn unescape(raw: &str) -> Result<String, MpdError> {
     Ok(out)
 }
 
-/// Byte offset of `part` (a slice of `text`) in `text`.
-fn offset(text: &str, part: &str) -> usize {
-    part.as_ptr() as usize - text.as_ptr() as usize
+/// Byte offset of `part` (a slice the reader borrowed from `text`) in
+/// `text`; an error, never a wrong range, if it does not lie inside.
+fn offset(text: &str, part: &[u8]) -> Result<usize, MpdError> {
+    (part.as_ptr() as usize)
+        .checked_sub(text.as_ptr() as usize)
+        .filter(|start| start + part.len() <= text.len())
+        .ok_or_else(|| MpdError::Xml {
+            position: 0,
+            reason: "a value does not lie inside the document".into(),
+        })
+}
+
+/// `text[range]`, or an error when the range is not one (a reader
+/// surprise), never a panic.
+fn slice(text: &str, range: Range<usize>) -> Result<&str, MpdError> {
+    let position = range.start as u64;
+    text.get(range).ok_or(MpdError::Xml {
+        position,
+        reason: "an element's text could not be located".into(),
+    })
 }
 
 /// An element's attributes as (local name, raw value range, decoded value).
@@ -254,9 +271,9 @@ fn attributes(
         let attribute = attribute.map_err(|_| MpdError::Attribute(name.to_owned()))?;
         let key: &str = attribute.key.as_ref();
         let raw: &str = attribute.value.as_ref();
-        let start = offset(text, raw);
+        let start = offset(text, raw.as_bytes())?;
         // XML forbids `<` in an attribute value; the reader lets it pass.
-        if start + raw.len() > text.len() || raw.contains('<') {
+        if raw.contains('<') {
             return Err(MpdError::Attribute(name.to_owned()));
         }
         out.push((key.to_owned(), start..start + raw.len(), unescape(raw)?));
@@ -334,11 +351,18 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                     }
                     seen_root = true;
                 }
-                if open_text.is_some() {
-                    text_broken = true; // an element inside BaseURL text
-                }
                 let parent = stack.last().and_then(|(_, nearest)| *nearest);
                 let attrs = attributes(text, element, &name)?;
+                if open_text.is_some() {
+                    // Markup inside a BaseURL, Location or PatchLocation: the
+                    // text is not a URL, and nothing inside it is read (its
+                    // ranges would overlap the text's).
+                    text_broken = true;
+                    if !empty {
+                        stack.push((None, parent));
+                    }
+                    continue;
+                }
                 let kind = Kind::of(&name);
                 // Elements carrying URLs are tracked too, so a slot can name them.
                 let tracked = kind.is_some()
@@ -465,7 +489,8 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                     _ => None,
                 };
                 if let (Some(kind), Some(owner), false) = (text_kind, parent, empty) {
-                    let content_start = offset(text, element.as_ref()) + element.len() + 1;
+                    let content_start =
+                        offset(text, element.as_ref().as_bytes())? + element.len() + 1;
                     open_text = Some((kind, owner, content_start, stack.len() + 1));
                     text_broken = false;
                 }
@@ -478,8 +503,8 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                     if depth == stack.len() {
                         let qname = end.name();
                         let name: &str = qname.as_ref();
-                        let content_end = offset(text, name) - 2;
-                        let raw = &text[content_start..content_end];
+                        let content_end = offset(text, name.as_bytes())?.saturating_sub(2);
+                        let raw = slice(text, content_start..content_end.max(content_start))?;
                         let trimmed = raw.trim();
                         let start = content_start + (raw.len() - raw.trim_start().len());
                         slots.push(Slot {
@@ -634,5 +659,22 @@ mod tests {
         let timeline = template.timeline.as_ref().unwrap();
         assert_eq!(timeline.count, Some(4));
         assert_eq!(timeline.times, [100, 110, 120, 130]);
+    }
+
+    #[test]
+    fn markup_inside_a_url_text_is_read_as_nothing() {
+        // Found by fuzzing: an element inside BaseURL gave overlapping ranges.
+        let mpd =
+            scan("<MPD>\n<BaseURL n=\"e\"><SegmentTemplate media=\"$R\"/> </BaseURL></MPD>\n")
+                .unwrap();
+        assert_eq!(mpd.slots.len(), 1);
+        assert!(mpd.slots[0].opaque);
+        let mpd =
+            scan("<MPD><BaseURL>a/<!-- c -->b/</BaseURL><Location>x.mpd</Location></MPD>").unwrap();
+        assert!(mpd.slots[0].opaque);
+        assert_eq!(mpd.slots[1].value, "x.mpd");
+        for pair in mpd.slots.windows(2) {
+            assert!(pair[0].range.end <= pair[1].range.start);
+        }
     }
 }

@@ -607,7 +607,7 @@ impl<'a> Job<'a> {
 /// Checks a plain relative reference (no dot segments, no `?`, `#` or
 /// scheme) appended to an already-checked directory: what is left to refuse
 /// is what an origin could still decode into a delimiter or dot segment.
-fn check_relative(reference: &str) -> Result<(), Unsigned> {
+pub(crate) fn check_relative(reference: &str) -> Result<(), Unsigned> {
     let bytes = reference.as_bytes();
     let simple = bytes
         .iter()
