@@ -56,6 +56,7 @@ def main():
         print(f"{bench:<28}{ns / 1000:>9.1f} us{ref_name:>20}{ref_text:>12}{ratio:>8}")
     print("target: aws-lc RSA <= 1.30x openssl rsa2048")
     print_rewrite(ROOT / "target" / "bench-rewrite")
+    print_mpd(ROOT / "target" / "bench-rewrite")
     print_load(ROOT / "target" / "bench-load" / "load.json")
     print_lambda(ROOT / "target" / "bench-rewrite" / "lambda.json")
     print_manifest(ROOT / "target" / "bench-rewrite" / "manifest.json")
@@ -161,6 +162,32 @@ def print_rewrite(directory):
         "targets: wildcard N=1000 cold <= 2 ms, warm <= 0.5 ms, >= 800x node; "
         "canned per URI ~ one RSA signature"
     )
+
+
+def print_mpd(directory):
+    """MPD rewrite time and size per document and mode, beside the HLS table."""
+    sizes_path = directory / "mpd-sizes.json"
+    sizes = json.loads(sizes_path.read_text()) if sizes_path.exists() else {}
+    print()
+    print("MPD rewrite (2-hour SegmentTemplate, 2-hour SegmentTimeline, 1000-entry SegmentList), this run")
+    print(
+        f"{'document':<13}{'mode':<11}{'cold':>12}{'warm':>12}"
+        f"{'bytes in':>10}{'bytes out':>11}{'signatures':>11}{'URIs':>7}"
+    )
+    for name in ("template-2h", "timeline-2h", "list-1000"):
+        for mode in ("wildcard", "canned", "directory"):
+            cold = criterion_ns("rewrite-mpd", f"{mode}-cold/{name}")
+            warm = criterion_ns("rewrite-mpd", f"{mode}-warm/{name}")
+            size = sizes.get(f"{mode}-{name}", [None, None, None, None])
+            cells = [fmt_ns(cold), fmt_ns(warm)] + [
+                "-" if v is None else str(v) for v in size
+            ]
+            if cold is None and mode == "canned" and name == "list-1000":
+                cells[0] = "1 RSA/entry"
+            print(
+                f"{name:<13}{mode:<11}{cells[0]:>12}{cells[1]:>12}"
+                f"{cells[2]:>10}{cells[3]:>11}{cells[4]:>11}{cells[5]:>7}"
+            )
 
 
 def fmt_ns(ns):

@@ -143,7 +143,9 @@ impl Rewriter {
                     canned,
                     rename_at,
                 } => {
-                    let pattern = resource.contains('?');
+                    // A digit pattern, or a directory grant (directory mode):
+                    // either covers the run's next entries (same directory).
+                    let pattern = resource.contains('?') || resource.ends_with("/*");
                     let escaped = match &last {
                         Some((r, c, escaped)) if *r == resource && *c == canned => {
                             stats.cache_hits += 1;

@@ -10,6 +10,7 @@
 //! XML, or not an MPD, is an error (the function answers 502 rather than
 //! send a partial document).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use quick_xml::events::{BytesStart, Event};
@@ -205,6 +206,15 @@ fn local(name: &str) -> &str {
 
 /// Decodes XML's predefined entities and character references.
 pub fn unescape(raw: &str) -> Result<String, MpdError> {
+    unescape_cow(raw).map(Cow::into_owned)
+}
+
+/// [`unescape`], borrowing when there is nothing to decode (the common case:
+/// most attributes of a large MPD are numbers).
+fn unescape_cow(raw: &str) -> Result<Cow<'_, str>, MpdError> {
+    if !raw.contains('&') {
+        return Ok(Cow::Borrowed(raw));
+    }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(at) = rest.find('&') {
@@ -235,7 +245,7 @@ pub fn unescape(raw: &str) -> Result<String, MpdError> {
         rest = &rest[at + end + 1..];
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Byte offset of `part` (a slice the reader borrowed from `text`) in
@@ -261,11 +271,14 @@ fn slice(text: &str, range: Range<usize>) -> Result<&str, MpdError> {
 }
 
 /// An element's attributes as (local name, raw value range, decoded value).
-fn attributes(
-    text: &str,
+/// One attribute: its name, the byte range of its raw value, the value decoded.
+type Attribute<'t> = (&'t str, Range<usize>, Cow<'t, str>);
+
+fn attributes<'t>(
+    text: &'t str,
     element: &BytesStart<'_>,
     name: &str,
-) -> Result<Vec<(String, Range<usize>, String)>, MpdError> {
+) -> Result<Vec<Attribute<'t>>, MpdError> {
     let mut out = Vec::new();
     for attribute in element.attributes().with_checks(true) {
         let attribute = attribute.map_err(|_| MpdError::Attribute(name.to_owned()))?;
@@ -276,7 +289,11 @@ fn attributes(
         if raw.contains('<') {
             return Err(MpdError::Attribute(name.to_owned()));
         }
-        out.push((key.to_owned(), start..start + raw.len(), unescape(raw)?));
+        let key_start = offset(text, key.as_bytes())?;
+        let key = slice(text, key_start..key_start + key.len())?;
+        let range = start..start + raw.len();
+        let value = unescape_cow(slice(text, range.clone())?)?;
+        out.push((key, range, value));
     }
     Ok(out)
 }
@@ -344,7 +361,7 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                 let empty = matches!(event, Event::Empty(_));
                 let qname = element.name();
                 let raw_name: &str = qname.as_ref();
-                let name = local(raw_name).to_owned();
+                let name = local(raw_name);
                 if !seen_root {
                     if name != "MPD" {
                         return Err(MpdError::NotAnMpd);
@@ -352,7 +369,7 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                     seen_root = true;
                 }
                 let parent = stack.last().and_then(|(_, nearest)| *nearest);
-                let attrs = attributes(text, element, &name)?;
+                let attrs = attributes(text, element, name)?;
                 if open_text.is_some() {
                     // Markup inside a BaseURL, Location or PatchLocation: the
                     // text is not a URL, and nothing inside it is read (its
@@ -363,12 +380,12 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                     }
                     continue;
                 }
-                let kind = Kind::of(&name);
+                let kind = Kind::of(name);
                 // Elements carrying URLs are tracked too, so a slot can name them.
                 let tracked = kind.is_some()
                     || attrs
                         .iter()
-                        .any(|(k, _, _)| k.ends_with(":href") || k == "href");
+                        .any(|(k, _, _)| k.ends_with(":href") || *k == "href");
                 let mut this = None;
                 if tracked {
                     let mut node = Node {
@@ -384,14 +401,14 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                             | (Some(Kind::Period), "duration") => {
                                 node.seconds = iso_duration(value)
                             }
-                            (_, "id") => node.id = Some(value.clone()),
+                            (_, "id") => node.id = Some(value.to_string()),
                             (_, "bandwidth") => node.bandwidth = number(value),
                             (_, "startNumber") => node.start_number = number(value),
                             (_, "duration") => node.duration = number(value),
                             (_, "timescale") => node.timescale = number(value),
                             _ => {}
                         }
-                        let slot_kind = match (kind, key.as_str()) {
+                        let slot_kind = match (kind, *key) {
                             (Some(Kind::SegmentTemplate), "media") => Some(SlotKind::TemplateMedia),
                             (Some(Kind::SegmentTemplate), "initialization") => {
                                 Some(SlotKind::TemplateInitialization)
@@ -409,7 +426,7 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                                 range: range.clone(),
                                 kind: slot_kind,
                                 node: nodes.len(),
-                                value: value.clone(),
+                                value: value.to_string(),
                                 opaque: false,
                             });
                         }
@@ -419,7 +436,7 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                 }
                 // Children of segment information that carry URLs.
                 let owner = parent.map(|p| (p, nodes[p].kind));
-                let child_slot = |key: &str| match (name.as_str(), key) {
+                let child_slot = |key: &str| match (name, key) {
                     ("SegmentURL", "media") => Some(SlotKind::SegmentUrlMedia),
                     ("SegmentURL", "index") => Some(SlotKind::SegmentUrlIndex),
                     ("Initialization", "sourceURL") => Some(SlotKind::InitializationSource),
@@ -443,7 +460,7 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                                 range: range.clone(),
                                 kind,
                                 node: owner,
-                                value: value.clone(),
+                                value: value.to_string(),
                                 opaque: false,
                             });
                         }
@@ -455,7 +472,7 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                         let get = |k: &str| {
                             attrs
                                 .iter()
-                                .find(|(key, _, _)| key == k)
+                                .find(|(key, _, _)| *key == k)
                                 .and_then(|(_, _, v)| v.trim().parse::<i64>().ok())
                         };
                         let entry = nodes[timeline].timeline.get_or_insert_with(|| Timeline {
@@ -482,7 +499,7 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                     }
                 }
                 // Text-valued URL elements.
-                let text_kind = match name.as_str() {
+                let text_kind = match name {
                     "BaseURL" => Some(SlotKind::BaseUrl),
                     "Location" => Some(SlotKind::Location),
                     "PatchLocation" => Some(SlotKind::PatchLocation),
