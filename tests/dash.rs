@@ -768,3 +768,34 @@ fn malformed_mpds_are_refused_whole() {
         assert!(!message.contains("Signature="), "{why}: {message}");
     }
 }
+
+#[test]
+fn absurd_template_widths_are_left_unsigned_never_expanded() {
+    // Found by fuzzing: `%0<huge>d` asked for a pattern of that many `?`.
+    let s = setup(Mode::Wildcard, &[]);
+    let url = format!("https://{DIST}/v/stream._mpd");
+    let viewer_url = format!("{url}?{}", s.viewer_query(&url));
+    let grant = verify_request(&viewer_url, &[], &s.trusted, NOW, None).unwrap();
+    let viewer = Viewer {
+        url: &viewer_url,
+        grant: &grant,
+        client_ip: None,
+    };
+    for width in [
+        "21",
+        "99999999999",
+        "000000000000000000000000000000071737338064426034",
+    ] {
+        let mpd = format!(
+            "<MPD type=\"static\" mediaPresentationDuration=\"PT8S\"><Period>\
+             <AdaptationSet><Representation id=\"a\" bandwidth=\"1000\">\
+             <SegmentTemplate duration=\"2\" startNumber=\"18446744073709551615\" \
+             initialization=\"init-$Bandwidth%0{width}d$.m4s\" \
+             media=\"chunk-$RepresentationID$-$Number%0{width}d$.m4s\"/>\
+             </Representation></AdaptationSet></Period></MPD>"
+        );
+        let out = s.rewriter.rewrite_mpd(&mpd, &viewer, NOW).unwrap();
+        assert_eq!(out.body, mpd, "width {width}");
+        assert_eq!(out.stats.signatures, 0, "width {width}");
+    }
+}

@@ -43,6 +43,10 @@ use crate::verify::VerifiedGrant;
 const NUMBER: char = '\u{F8F0}';
 const TIME: char = '\u{F8F1}';
 const SUB_NUMBER: char = '\u{F8F2}';
+/// The widest `%0Nd` a template may ask for: a `u64` has 20 digits. A wider
+/// one does not describe a URL a player could request; such a template is
+/// left unsigned (and never makes a pattern of that many characters).
+const MAX_WIDTH: usize = 20;
 
 /// What to do with one slot.
 enum Plan {
@@ -530,7 +534,8 @@ impl Planner<'_> {
                     .strip_prefix('0')?
                     .strip_suffix('d')?
                     .parse::<usize>()
-                    .ok()?,
+                    .ok()
+                    .filter(|&w| w <= MAX_WIDTH)?,
             };
             match name {
                 "RepresentationID" if format.is_none() => {
@@ -609,14 +614,14 @@ impl Planner<'_> {
         };
         let digits = |n: u64, min: usize| n.to_string().len().max(min);
         let run = |min: u64, max: u64, w: usize| {
-            if digits(min, w) == digits(max, w) {
+            if w <= MAX_WIDTH && digits(min, w) == digits(max, w) {
                 "?".repeat(digits(max, w))
             } else {
                 "*".to_owned()
             }
         };
         let number = match count {
-            Some(c) if c > 0 => run(start, start + c - 1, width_of("Number")),
+            Some(c) if c > 0 => run(start, start.saturating_add(c - 1), width_of("Number")),
             _ => "*".to_owned(),
         };
         let time = match timeline {
