@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::delivery::Delivery;
 use crate::grant::{Expiry, IpPinning, Ipv6Viewers};
 use crate::hls::rewrite::{Mode, RewriteOptions};
 use crate::scope::Confinement;
@@ -86,6 +87,9 @@ pub struct RawConfig {
     pub ip_pinning: Option<String>,
     pub ipv6_viewers: Option<String>,
     pub confine_segments: Option<usize>,
+    pub delivery: Option<String>,
+    pub cookie_domain: Option<String>,
+    pub cookie_same_site: Option<String>,
     /// The key group's public keys: key pair id → PEM (or `@path` to a PEM
     /// file).
     pub trusted_keys: Option<std::collections::BTreeMap<String, String>>,
@@ -144,6 +148,15 @@ pub struct Config {
     /// the ones derived from the secret.
     pub trusted_keys: TrustedKeys,
     pub cors_allowed_origins: Vec<String>,
+    /// How URIs reach their grants unless a viewer's URL chooses
+    /// (see [`crate::delivery`]).
+    pub delivery: Delivery,
+    /// `Domain` of the cookies the `cookies` delivery sets (none: the
+    /// distribution's host only).
+    pub cookie_domain: Option<String>,
+    /// `SameSite` of those cookies: `Strict`, `Lax` (default) or `None`
+    /// (a player page on another site; the cookies are always `Secure`).
+    pub cookie_same_site: String,
     pub signature_cache_size: usize,
     pub playlist_cache_size: usize,
     pub connect_timeout: Duration,
@@ -183,6 +196,9 @@ impl RawConfig {
             ip_pinning,
             ipv6_viewers,
             confine_segments,
+            delivery,
+            cookie_domain,
+            cookie_same_site,
             grant_cookie_header,
             cors_allowed_origins,
             signature_cache_size,
@@ -267,6 +283,9 @@ impl RawConfig {
             ip_pinning: text("HLS_IP_PINNING"),
             ipv6_viewers: text("HLS_IPV6_VIEWERS"),
             confine_segments: number("HLS_CONFINE_SEGMENTS")?.map(|n| n as usize),
+            delivery: text("HLS_DELIVERY"),
+            cookie_domain: text("HLS_COOKIE_DOMAIN"),
+            cookie_same_site: text("HLS_COOKIE_SAME_SITE"),
             trusted_keys: text("HLS_TRUSTED_KEYS")
                 .map(|v| parse_trusted_keys_env(&v))
                 .transpose()?,
@@ -336,6 +355,31 @@ impl RawConfig {
                     format!("`{other}` is not refuse or unpinned"),
                 ))
             }
+        };
+        let delivery = match self.delivery.as_deref() {
+            None => Delivery::Rewrite,
+            Some(text) => text.parse().map_err(|e: String| field("delivery", e))?,
+        };
+        let cookie_same_site = match self.cookie_same_site.as_deref().unwrap_or("Lax") {
+            value @ ("Strict" | "Lax" | "None") => value.to_owned(),
+            other => {
+                return Err(field(
+                    "cookie_same_site",
+                    format!(
+                        "`{}` is not Strict, Lax or None",
+                        other.chars().take(32).collect::<String>()
+                    ),
+                ))
+            }
+        };
+        let cookie_domain = match self.cookie_domain {
+            Some(domain) if domain.is_empty() || !is_cookie_domain(&domain) => {
+                return Err(field(
+                    "cookie_domain",
+                    "must be a host name (letters, digits, `.` and `-`)",
+                ))
+            }
+            other => other,
         };
         let confinement = match self.confine_segments {
             None => None,
@@ -459,6 +503,9 @@ impl RawConfig {
             grant_cookie_header,
             trusted_keys,
             cors_allowed_origins: self.cors_allowed_origins.unwrap_or_default(),
+            delivery,
+            cookie_domain,
+            cookie_same_site,
             signature_cache_size: self.signature_cache_size.unwrap_or(4096).max(1),
             playlist_cache_size: self.playlist_cache_size.unwrap_or(64),
             connect_timeout,
@@ -467,6 +514,14 @@ impl RawConfig {
             gzip: self.gzip.unwrap_or(true),
         })
     }
+}
+
+/// A cookie `Domain`: a host name, nothing that could end the attribute.
+fn is_cookie_domain(domain: &str) -> bool {
+    domain.len() <= 253
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 /// The one way every entry point — the Lambda binary, `hls-sign manifest`,

@@ -25,6 +25,7 @@
 pub mod cf_base64;
 pub mod config;
 pub mod dash;
+pub mod delivery;
 pub mod edge;
 pub mod emulator;
 pub mod grant;

@@ -266,9 +266,33 @@ fn ffmpeg_decodes_the_stream_over_the_viewer_request_trigger() {
 
 /// A player in headless Chromium plays the page's stream (`path`) to the end.
 fn chromium_plays(name: &str, path: &str, player: &str, grant: &str) {
+    chromium_plays_with(name, path, player, grant, None);
+}
+
+/// The URLs the page saw the player request (as `player.mjs` lists them).
+fn requested(result: &serde_json::Value) -> Vec<String> {
+    result["urls"]
+        .as_array()
+        .map(|urls| {
+            urls.iter()
+                .filter_map(|u| u.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// [`chromium_plays`], the application choosing the viewer's `delivery`
+/// (its signed master URL carries `hls-delivery`).
+fn chromium_plays_with(
+    name: &str,
+    path: &str,
+    player: &str,
+    grant: &str,
+    delivery: Option<&str>,
+) -> Option<serde_json::Value> {
     let e2e = repo().join("tests/e2e");
     if !have("node", &["--version"]) || !have("/usr/bin/chromium", &["--version"]) {
-        return;
+        return None;
     }
     if ["playwright-core", "hls.js", "dashjs", "shaka-player"]
         .iter()
@@ -279,17 +303,16 @@ fn chromium_plays(name: &str, path: &str, player: &str, grant: &str) {
             "npm packages missing: npm ci --prefix tests/e2e"
         );
         println!("skipped: npm ci --prefix tests/e2e has not been run");
-        return;
+        return None;
     }
-    let Some(stack) = stack(name, Backend::Bootstrap) else {
-        return;
-    };
+    let stack = stack(name, Backend::Bootstrap)?;
     let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
     let out = Command::new("node")
         .arg(e2e.join("player.mjs"))
         .arg(format!(
-            "{}/?path={path}&player={player}&grant={grant}",
-            stack.emulator.base
+            "{}/?path={path}&player={player}&grant={grant}{}",
+            stack.emulator.base,
+            delivery.map_or(String::new(), |d| format!("&delivery={d}"))
         ))
         .arg(&screenshot)
         .arg("90000")
@@ -303,7 +326,7 @@ fn chromium_plays(name: &str, path: &str, player: &str, grant: &str) {
     assert!(result["currentTime"].as_f64().unwrap() >= result["duration"].as_f64().unwrap() - 0.5);
     assert!(result["fatalError"].is_null(), "{result}");
     assert!(result["requests"].as_u64().unwrap() > 4, "{result}");
-    if grant == "sign" {
+    if grant == "sign" && delivery != Some("cookies") {
         assert_eq!(result["unsigned"], 0, "every request signed: {result}");
     }
     assert!(
@@ -313,6 +336,7 @@ fn chromium_plays(name: &str, path: &str, player: &str, grant: &str) {
     let log = stack.emulator.log_lines();
     assert!(!log.iter().any(|l| l.contains(" 403")), "{log:#?}");
     println!("screenshot ({:?}): {}", stack.backend, screenshot.display());
+    Some(result)
 }
 
 #[test]
@@ -338,6 +362,99 @@ fn shaka_plays_the_dash_stream_for_a_signed_url_viewer() {
 #[test]
 fn dash_js_plays_the_dash_stream_for_a_signed_cookie_viewer() {
     chromium_plays("e2e-dashjs-signed-cookies", DASH, "dash.js", "cookies");
+}
+
+/// Segment requests among `urls` (`.ts` / `.m4s`).
+fn segments(urls: &[String]) -> Vec<&String> {
+    urls.iter()
+        .filter(|u| {
+            let path = u.split('?').next().unwrap_or("");
+            path.ends_with(".ts") || path.ends_with(".m4s")
+        })
+        .collect()
+}
+
+#[test]
+fn hls_js_plays_with_the_query_carried_by_ext_x_define() {
+    let Some(result) =
+        chromium_plays_with("e2e-hlsjs-define", HLS, "hls.js", "sign", Some("define"))
+    else {
+        return;
+    };
+    // hls.js substituted the master URL's own parameters into every URI.
+    let urls = requested(&result);
+    let segments = segments(&urls);
+    assert!(!segments.is_empty(), "{urls:#?}");
+    for url in segments {
+        assert!(
+            url.contains("Policy=") && url.contains("&hls-delivery=define"),
+            "{url}"
+        );
+        assert!(!url.contains("{$") && !url.contains("%7B%24"), "{url}");
+    }
+}
+
+#[test]
+fn hls_js_plays_with_cookies_the_function_sets() {
+    let Some(result) = chromium_plays_with(
+        "e2e-hlsjs-cookies-delivery",
+        HLS,
+        "hls.js",
+        "sign",
+        Some("cookies"),
+    ) else {
+        return;
+    };
+    // Children and segments as the origin names them, carried by cookies.
+    let urls = requested(&result);
+    assert!(
+        urls.iter()
+            .any(|u| u.split('?').next().unwrap().ends_with("/index.m3u8")),
+        "a child playlist straight from the origin: {urls:#?}"
+    );
+    let segments = segments(&urls);
+    assert!(!segments.is_empty(), "{urls:#?}");
+    for url in segments {
+        assert!(!url.contains("Signature="), "{url}");
+    }
+}
+
+/// A DASH player carried the MPD URL's query to every segment.
+fn carried_the_mpd_query(result: Option<serde_json::Value>) {
+    let Some(result) = result else {
+        return;
+    };
+    let urls = requested(&result);
+    let segments = segments(&urls);
+    assert!(!segments.is_empty(), "{urls:#?}");
+    for url in segments {
+        assert!(
+            url.contains("hls-delivery=urlquery") && url.contains("Signature="),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn shaka_plays_with_the_query_carried_by_url_query_info() {
+    carried_the_mpd_query(chromium_plays_with(
+        "e2e-shaka-urlquery",
+        DASH,
+        "shaka",
+        "sign",
+        Some("urlquery"),
+    ));
+}
+
+#[test]
+fn dash_js_plays_with_the_query_carried_by_url_query_info() {
+    carried_the_mpd_query(chromium_plays_with(
+        "e2e-dashjs-urlquery",
+        DASH,
+        "dash.js",
+        "sign",
+        Some("urlquery"),
+    ));
 }
 
 #[test]
@@ -387,4 +504,47 @@ fn ffmpeg_decodes_the_dash_stream_for_a_signed_url_viewer() {
             "{fetched} never fetched: {log:#?}"
         );
     }
+}
+
+/// ffmpeg keeps the cookies a response sets for the requests that follow:
+/// it plays the `cookies` delivery (children and segments straight from the
+/// origin). It does not implement `EXT-X-DEFINE` substitution nor DASH
+/// `UrlQueryInfo`, so the `query` delivery is not for ffmpeg (README).
+#[test]
+fn ffmpeg_decodes_the_stream_with_cookies_the_function_sets() {
+    if !have("ffmpeg", &["-version"]) {
+        return;
+    }
+    let Some(stack) = stack("ffmpeg-cookies-delivery", Backend::Bootstrap) else {
+        return;
+    };
+    let path = "/sample/index._m3u8?hls-delivery=cookies";
+    let master = signed(&stack, path, |url| {
+        let directory = &url[..=url[..url.find('?').unwrap()].rfind('/').unwrap()];
+        Policy::custom(&format!("{directory}*"), now() + 600)
+    });
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-rw_timeout", "10000000", "-i"])
+        .arg(&master)
+        .args(["-map", "0", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && errors.trim().is_empty(), "{errors}");
+    let log = stack.emulator.log_lines();
+    assert!(!log.iter().any(|l| l.contains(" 403")), "{log:#?}");
+    for fetched in [
+        "/sample/360p/index.m3u8",
+        "/sample/keys/",
+        "/sample/240p/segment-",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains(fetched)),
+            "{fetched} never fetched: {log:#?}"
+        );
+    }
+    assert!(
+        !log.iter().any(|l| l.contains("360p/index._m3u8")),
+        "{log:#?}"
+    );
 }

@@ -643,3 +643,269 @@ async fn function_url_serves_an_mpd_as_it_serves_a_playlist() {
     .await;
     assert_eq!(response["statusCode"], 404, "no videos/index.mpd: {log:?}");
 }
+
+/// A function-URL event for `path` carrying `grant` and the viewer's own
+/// `query` (the delivery choice, for one).
+fn delivery_event(path: &str, grant: &str, query: &str) -> Value {
+    let mut e = function_url_event(path, Some(grant), "203.0.113.9");
+    e["rawQueryString"] = json!(query);
+    e
+}
+
+/// What a player does with `EXT-X-DEFINE:QUERYPARAM`: each `{$name}` in the
+/// playlist's URIs becomes that parameter of its own URL's query.
+fn substitute(reference: &str, viewer_query: &str) -> String {
+    let mut out = reference.to_owned();
+    for pair in viewer_query.split('&') {
+        if let Some((name, value)) = pair.split_once('=') {
+            out = out.replace(&format!("{{${name}}}"), value);
+        }
+    }
+    out
+}
+
+/// The signing parameters of a query: what the CloudFront Function puts in
+/// the grant header.
+fn signing_params(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| {
+            [
+                "Expires=",
+                "Policy=",
+                "Signature=",
+                "Key-Pair-Id=",
+                "Hash-Algorithm=",
+            ]
+            .iter()
+            .any(|name| pair.starts_with(name))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn custom_grant(resource_path: &str, expires: u64) -> String {
+    let policy = Policy::custom(&format!("https://{DIST}{resource_path}"), expires);
+    signer().sign_policy(&policy, false).unwrap().to_query()
+}
+
+#[tokio::test]
+async fn query_delivery_hands_the_viewers_own_query_to_every_uri() {
+    let origin = repo().join("events/origin");
+    let h = handler(json!({}), Some(&origin)).await;
+    let path = "/videos/index._m3u8";
+    let grant = custom_grant("/videos/*", NOW + 900);
+    let (response, log) = run(&h, delivery_event(path, &grant, "hls-delivery=define")).await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.delivery, "define", "{log:?}");
+    assert_eq!(log.signatures, 0, "nothing is signed: {log:?}");
+    let body = response["body"].as_str().unwrap().to_owned();
+    assert!(body.starts_with(
+        "#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM=\"Policy\"\n#EXT-X-DEFINE:QUERYPARAM=\"Signature\"\n\
+         #EXT-X-DEFINE:QUERYPARAM=\"Key-Pair-Id\"\n#EXT-X-DEFINE:QUERYPARAM=\"Hash-Algorithm\"\n"
+    ));
+    assert!(body.contains("#EXT-X-VERSION:11\n"), "{body}");
+    assert!(!body.contains("#EXT-X-VERSION:6"), "{body}");
+    assert!(!body.contains("Signature=") || body.contains("Signature={$Signature}"));
+    assert!(
+        body.contains("\nhd/index._m3u8?Policy={$Policy}&Signature={$Signature}&Key-Pair-Id={$Key-Pair-Id}&Hash-Algorithm={$Hash-Algorithm}&hls-delivery=define\n"),
+        "{body}"
+    );
+    // As a player substitutes them, every URI verifies with the viewer's grant.
+    let base = format!("https://{DIST}/videos/");
+    let mut checked = 0;
+    for line in body.lines() {
+        let reference = if line.starts_with('#') {
+            match line.split_once("URI=\"") {
+                Some((_, rest)) => rest.split('"').next().unwrap(),
+                None => continue,
+            }
+        } else {
+            line
+        };
+        let url = format!("{base}{}", substitute(reference, &grant));
+        verify_request(&url, &[], &trusted(), NOW + 1, None)
+            .unwrap_or_else(|r| panic!("{url}: {r}"));
+        checked += 1;
+    }
+    assert_eq!(checked, 4, "session key, two variants, I-frames");
+
+    // The same bytes for every viewer: cacheable.
+    let other = custom_grant("/videos/*", NOW + 300);
+    let (again, _) = run(&h, delivery_event(path, &other, "hls-delivery=define")).await;
+    assert_eq!(again["body"].as_str().unwrap(), body);
+
+    // The child playlist comes back through the function the same way.
+    let child = delivery_event("/videos/hd/index._m3u8", &grant, "hls-delivery=define");
+    let (response, log) = run(&h, child).await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.delivery, "define");
+    assert_eq!(log.signatures, 0);
+
+    // A canned grant names one URL: it cannot travel; the playlist is
+    // rewritten and the log says why.
+    let (response, log) = run(
+        &h,
+        delivery_event(
+            path,
+            &signing_params(&query_with_grant(path, "hls-delivery=query")),
+            "hls-delivery=query",
+        ),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.delivery, "rewrite");
+    assert_eq!(log.delivery_fallback, Some("canned_grant"));
+    // So does a grant that does not cover the playlist's tree.
+    let narrow = custom_grant("/videos/index._m3u8*", NOW + 900);
+    let (_, log) = run(&h, delivery_event(path, &narrow, "hls-delivery=query")).await;
+    assert_eq!(log.delivery_fallback, Some("grant_does_not_cover_tree"));
+
+    // An unknown value is a clear 400.
+    let (response, log) = run(&h, delivery_event(path, &grant, "hls-delivery=all")).await;
+    assert_eq!(response["statusCode"], 400, "{log:?}");
+    assert!(log.reason.unwrap().contains("unknown delivery"));
+}
+
+#[tokio::test]
+async fn query_delivery_for_dash_adds_url_query_info_and_signs_nothing() {
+    let origin = repo().join("events/origin");
+    let h = handler(json!({"delivery": "urlquery"}), Some(&origin)).await;
+    let path = "/sample-dash/stream._mpd";
+    let grant = custom_grant("/sample-dash/*", NOW + 900);
+    let (response, log) = run(&h, delivery_event(path, &grant, "")).await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.delivery, "urlquery", "{log:?}");
+    assert_eq!(log.signatures, 0);
+    let body = response["body"].as_str().unwrap();
+    let original = std::fs::read_to_string(origin.join("sample-dash/stream.mpd")).unwrap();
+    let sets = original.matches("<AdaptationSet").count();
+    assert_eq!(
+        body.matches("urn:mpeg:dash:urlparam:2014").count(),
+        sets,
+        "{body}"
+    );
+    // Nothing else changed, and each request with the MPD's query verifies.
+    let base = format!("https://{DIST}{path}");
+    let reading = common::dash_reading::read(body, &base).unwrap();
+    assert!(!reading.requests.is_empty());
+    for request in &reading.requests {
+        assert!(!request.url.contains("Signature="), "{}", request.url);
+        let url = format!("{}?{grant}", request.url);
+        verify_request(&url, &[], &trusted(), NOW + 1, None)
+            .unwrap_or_else(|r| panic!("{url}: {r}"));
+    }
+    let without: String = body
+        .split("<EssentialProperty schemeIdUri=\"urn:mpeg:dash:urlparam:2014\"")
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part
+            } else {
+                part.split_once("</EssentialProperty>").unwrap().1
+            }
+        })
+        .collect();
+    assert_eq!(without, original);
+}
+
+#[tokio::test]
+async fn cookie_delivery_sets_cookies_over_the_tree_within_the_grant() {
+    let origin = repo().join("events/origin");
+    let path = "/videos/index._m3u8";
+    let original = std::fs::read_to_string(origin.join("videos/index.m3u8")).unwrap();
+    let cookies_of = |response: &Value| -> Vec<String> {
+        response["cookies"]
+            .as_array()
+            .map(|a| a.iter().map(|c| c.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+
+    // Asked for by a viewer whose grant covers the tree: cookies for the
+    // tree, the playlist as the origin has it (children go straight there).
+    let h = handler(json!({}), Some(&origin)).await;
+    let pinned = Policy::custom(&format!("https://{DIST}/videos/*"), NOW + 900).with(
+        hls_edge_signer::Condition::IpAddress("203.0.113.0/24".parse().unwrap()),
+    );
+    let grant = signer().sign_policy(&pinned, false).unwrap().to_query();
+    let mut event = delivery_event(path, &grant, "hls-delivery=cookies");
+    event["headers"]["origin"] = json!("https://player.example.com");
+    let (response, log) = run(&h, event).await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.delivery, "cookies", "{log:?}");
+    assert!(log.cookies_set);
+    assert_eq!(response["body"].as_str().unwrap(), original);
+    let cookies = cookies_of(&response);
+    assert_eq!(cookies.len(), 4, "{cookies:?}");
+    for cookie in &cookies {
+        assert!(
+            cookie.ends_with("; Path=/videos/; Secure; HttpOnly; SameSite=Lax"),
+            "{cookie}"
+        );
+    }
+    assert_eq!(
+        response["headers"]["access-control-allow-origin"],
+        "https://player.example.com"
+    );
+    assert_eq!(
+        response["headers"]["access-control-allow-credentials"],
+        "true"
+    );
+    // The cookies open the tree's files, from the viewer's range only, and
+    // expire no later than the viewer's grant.
+    let pairs: Vec<(String, String)> = cookies
+        .iter()
+        .map(|c| {
+            let (pair, _) = c.split_once(';').unwrap();
+            let (n, v) = pair.split_once('=').unwrap();
+            (n.to_owned(), v.to_owned())
+        })
+        .collect();
+    let segment = format!("https://{DIST}/videos/hd/segment-00000.ts");
+    let ip = Some("203.0.113.9".parse().unwrap());
+    let issued = verify_request(&segment, &pairs, &trusted(), NOW + 1, ip).unwrap();
+    assert_eq!(
+        issued.policy().resource(),
+        format!("https://{DIST}/videos/*")
+    );
+    assert!(issued.policy().expires() <= NOW + 900);
+    assert_eq!(issued.policy().ip_range(), pinned.ip_range());
+    let elsewhere = Some("198.51.100.1".parse().unwrap());
+    assert!(verify_request(&segment, &pairs, &trusted(), NOW + 1, elsewhere).is_err());
+    let outside = format!("https://{DIST}/other/segment-00000.ts");
+    assert!(verify_request(&outside, &pairs, &trusted(), NOW + 1, ip).is_err());
+
+    // Asked for by a viewer whose grant is one URL: cookies over the tree
+    // would widen it, so the playlist is rewritten and no cookie is set.
+    let (response, log) = run(
+        &h,
+        delivery_event(
+            path,
+            &signing_params(&query_with_grant(path, "hls-delivery=cookies")),
+            "hls-delivery=cookies",
+        ),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.delivery, "rewrite");
+    assert_eq!(log.delivery_fallback, Some("cookies_would_widen"));
+    assert!(cookies_of(&response).is_empty());
+    assert!(response["body"].as_str().unwrap().contains("Signature="));
+
+    // Configured for the distribution (the operator's opt-in): the tree,
+    // even for a grant on one URL, never past its expiry.
+    let h = handler(
+        json!({"delivery": "cookies", "cookie_same_site": "None", "cookie_domain": "example.com"}),
+        Some(&origin),
+    )
+    .await;
+    let (response, log) = run(&h, delivery_event(path, &grant_for(path), "")).await;
+    assert_eq!(log.delivery, "cookies", "{log:?}");
+    let cookies = cookies_of(&response);
+    assert!(
+        cookies[0]
+            .ends_with("; Domain=example.com; Path=/videos/; Secure; HttpOnly; SameSite=None"),
+        "{cookies:?}"
+    );
+    assert_eq!(response["body"].as_str().unwrap(), original);
+}

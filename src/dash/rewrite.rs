@@ -31,12 +31,11 @@ use std::sync::Arc;
 
 use crate::dash::scan::{scan, Kind, Mpd, Slot, SlotKind};
 use crate::grant::IssueLimits;
-use crate::hls::rewrite::{RewriteError, RewriteStats, Rewriter, Rewritten, Viewer};
+use crate::hls::rewrite::{Carry, RewriteError, RewriteStats, Rewriter, Rewritten, Viewer};
 use crate::policy::wildcard_match;
 use crate::scope::{self, Mode, Unsigned};
 use crate::signed_url::UrlParts;
 use crate::uri::{self, AbsoluteUrl};
-use crate::verify::VerifiedGrant;
 
 /// Stand-ins for the template's variable parts while the URL is resolved
 /// (private-use characters: no URL has them, resolution keeps them).
@@ -75,6 +74,18 @@ impl Rewriter {
         viewer: &Viewer<'_>,
         now: u64,
     ) -> Result<Rewritten, RewriteError> {
+        self.rewrite_mpd_carrying(text, viewer, now, None)
+    }
+
+    /// [`Rewriter::rewrite_mpd`], leaving the URLs that `carry` covers to
+    /// it (see [`Carry`]); the others are signed as the mode says.
+    pub fn rewrite_mpd_carrying(
+        &self,
+        text: &str,
+        viewer: &Viewer<'_>,
+        now: u64,
+        carry: Option<Carry>,
+    ) -> Result<Rewritten, RewriteError> {
         let mpd = scan(text)?;
         let base_text = UrlParts::split(viewer.url).without_signing_parameters();
         let base = AbsoluteUrl::parse(&base_text).map_err(RewriteError::ViewerUrl)?;
@@ -90,7 +101,7 @@ impl Rewriter {
             base: &base,
             limits,
             confinement: self.options().confinement.map(|c| c.prefix(base.path())),
-            viewer_params: self.propagatable(viewer.grant, &limits),
+            viewer_params: self.carry_for(carry, viewer.grant, &limits),
             memo: Default::default(),
         };
         let mut stats = RewriteStats {
@@ -180,6 +191,12 @@ impl Rewriter {
                 }
                 Plan::Propagate { params, rename_at } => {
                     stats.propagated += 1;
+                    if params.is_empty() && rename_at.is_none() {
+                        // Carried by cookies or by the player: as it is.
+                        stats.signed += 1;
+                        body.push_str(raw);
+                        continue;
+                    }
                     (Arc::from(params.replace('&', "&amp;")), rename_at)
                 }
             };
@@ -237,6 +254,7 @@ fn write_signed(
         _ => out.push_str(url),
     }
     match url.split_once('?') {
+        _ if escaped_params.is_empty() => {}
         None => out.push('?'),
         Some((_, query))
             if query.is_empty() || query.ends_with('&') || query.ends_with("&amp;") => {}
@@ -253,8 +271,8 @@ struct Planner<'a> {
     base: &'a AbsoluteUrl,
     limits: IssueLimits,
     confinement: Option<String>,
-    /// The viewer's grant and parameters, when `propagate` may hand them on.
-    viewer_params: Option<(&'a VerifiedGrant, Arc<str>)>,
+    /// The grant carried to the URLs it covers, when there is one.
+    viewer_params: Option<Carry>,
     /// BaseURL alternatives in effect below each node.
     memo: std::cell::RefCell<HashMap<usize, Vec<AbsoluteUrl>>>,
 }
@@ -329,6 +347,20 @@ impl Planner<'_> {
             .flatten()
             .map(str::len)
             .filter(|_| targets.iter().all(|t| t.path().ends_with(".mpd")));
+        // A grant that travels by itself (cookies) and covers the URLs as
+        // written: they stay as they are.
+        if let Some(carry) = self.viewer_params.as_ref().filter(|c| !c.rename) {
+            let covered = targets.iter().all(|t| {
+                let url = UrlParts::split(t.as_str_without_fragment()).without_signing_parameters();
+                wildcard_match(&carry.resource, &url)
+            });
+            if covered {
+                return Plan::Propagate {
+                    params: carry.params.clone(),
+                    rename_at: None,
+                };
+            }
+        }
         let urls: Vec<String> = targets
             .iter()
             .map(|t| {
@@ -378,8 +410,8 @@ impl Planner<'_> {
     /// The viewer's own parameters, when `propagate` may hand them on and
     /// its policy covers every one of `urls`.
     fn propagated(&self, urls: &[String]) -> Option<Arc<str>> {
-        let (grant, params) = self.viewer_params.as_ref()?;
-        let resource = grant.policy().resource();
+        let carry = self.viewer_params.as_ref()?;
+        let (resource, params) = (carry.resource.as_str(), &carry.params);
         urls.iter()
             .all(|url| wildcard_match(resource, url))
             .then(|| params.clone())
@@ -390,8 +422,8 @@ impl Planner<'_> {
     /// policy is the pattern itself, or a literal prefix and one final `*`
     /// that the pattern's literal start carries.
     fn propagated_pattern(&self, pattern: &str) -> Option<Arc<str>> {
-        let (grant, params) = self.viewer_params.as_ref()?;
-        let resource = grant.policy().resource();
+        let carry = self.viewer_params.as_ref()?;
+        let (resource, params) = (carry.resource.as_str(), &carry.params);
         let covers = resource == pattern
             || resource
                 .strip_suffix('*')

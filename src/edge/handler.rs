@@ -9,17 +9,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::config::Config;
+use crate::delivery::{self, Delivery, Fallback};
 use crate::hls::rewrite::{Rewriter, Viewer};
-use crate::manifest::{ManifestFormat, Route, Routes};
+use crate::manifest::{Route, Routes};
 use crate::origin::{Origin, OriginError};
 use crate::policy::Policy;
 use crate::secrets::{KeyCache, KeyMaterial};
 use crate::signed_url::UrlParts;
 
+use super::deliver::{CookieSettings, Job};
 use super::log::LogRecord;
 use super::request::{response_size, Body, Outcome, PlaylistRequest, PlaylistResponse, Trigger};
 use super::response::{cors_headers, encode, Refusal};
@@ -148,6 +150,9 @@ impl Handler {
                 log,
             ));
         }
+        let requested = requested_delivery(&request.query).map_err(|reason| {
+            Refusal::new(StatusCode::BAD_REQUEST, "unknown delivery", log).with_detail(reason, log)
+        })?;
         crate::paths::check_path(&request.path).map_err(|reason| {
             Refusal::new(StatusCode::BAD_REQUEST, "unsafe path", log).with_detail(reason, log)
         })?;
@@ -204,16 +209,29 @@ impl Handler {
 
         let started = Instant::now();
         let rewriter = self.rewriter_for(&key);
-        let for_viewer = Viewer {
-            url: &viewer.url,
-            grant: &viewer.grant,
-            client_ip: request.client_ip,
+        let plan = delivery::choose(
+            self.config.delivery,
+            requested.map(|(delivery, _)| delivery),
+            &viewer.grant,
+            delivery::tree(&viewer.url),
+        );
+        let job = Job {
+            rewriter: &rewriter,
+            format: route.format,
+            body: &fetched.body,
+            viewer: Viewer {
+                url: &viewer.url,
+                grant: &viewer.grant,
+                client_ip: request.client_ip,
+            },
+            now,
+            requested_pair: requested.map(|(_, pair)| pair),
+            cookies: CookieSettings {
+                domain: self.config.cookie_domain.as_deref(),
+                same_site: &self.config.cookie_same_site,
+            },
         };
-        let rewritten = match route.format {
-            ManifestFormat::Hls => rewriter.rewrite(&fetched.body, &for_viewer, now),
-            ManifestFormat::Dash => rewriter.rewrite_mpd(&fetched.body, &for_viewer, now),
-        }
-        .map_err(|e| {
+        let delivered = job.run(plan).map_err(|e| {
             let (status, message) = match e {
                 crate::hls::rewrite::RewriteError::Grant(_) => {
                     (StatusCode::FORBIDDEN, "no grant can be issued")
@@ -223,6 +241,10 @@ impl Handler {
             Refusal::new(status, message, log).with_detail(e, log)
         })?;
         log.sign_ms = started.elapsed().as_secs_f64() * 1000.0;
+        log.delivery = delivered.name;
+        log.delivery_fallback = delivered.fallback.map(Fallback::as_str);
+        log.cookies_set = !delivered.set_cookies.is_empty();
+        let rewritten = delivered.rewritten;
         let stats = rewritten.stats;
         log.uris = stats.uris;
         log.signed = stats.signed;
@@ -247,9 +269,16 @@ impl Handler {
             HeaderValue::from_str(&format!("private, max-age={max_age}"))
                 .unwrap_or(HeaderValue::from_static("no-store")),
         );
+        for cookie in &delivered.set_cookies {
+            if let Ok(value) = HeaderValue::from_str(cookie) {
+                headers.append(SET_COOKIE, value);
+            }
+        }
+        // Cookies only reach a player on another origin when its requests
+        // carry credentials, which CORS allows only for an explicit origin.
         cors_headers(
             &self.config.cors_allowed_origins,
-            false,
+            !delivered.set_cookies.is_empty() || log.delivery == "cookies",
             request,
             &mut headers,
         );
@@ -312,7 +341,10 @@ impl Handler {
             Some(origin) => format!("{origin}{origin_path}"),
             None => format!("https://{host}{origin_path}"),
         };
-        let own_query: Vec<&str> = UrlParts::query_only(&request.query).own_pairs().collect();
+        let own_query: Vec<&str> = UrlParts::query_only(&request.query)
+            .own_pairs()
+            .filter(|pair| !is_delivery_pair(pair))
+            .collect();
         if !own_query.is_empty() {
             origin_url.push('?');
             origin_url.push_str(&own_query.join("&"));
@@ -375,6 +407,26 @@ impl Handler {
             }
         }
     }
+}
+
+/// Whether a query pair is the delivery choice (it never reaches the origin).
+fn is_delivery_pair(pair: &str) -> bool {
+    pair.split_once('=').map_or(pair, |(name, _)| name) == delivery::PARAMETER
+}
+
+/// The delivery a viewer's URL asks for, with its pair as written; an
+/// unknown value is an error (a clear 400, not a silent default).
+fn requested_delivery(query: &str) -> Result<Option<(Delivery, &str)>, String> {
+    let mut found = None;
+    for pair in query.split('&').filter(|pair| is_delivery_pair(pair)) {
+        let value = pair.split_once('=').map_or("", |(_, value)| value);
+        let delivery: Delivery = value.parse()?;
+        if found.is_some_and(|(seen, _)| seen != delivery) {
+            return Err(format!("{} given twice", delivery::PARAMETER));
+        }
+        found = Some((delivery, pair));
+    }
+    Ok(found)
 }
 
 /// A DNS name or IPv4 address, optionally with a port.

@@ -195,7 +195,15 @@ pub async fn handle_function_url(
     };
     let mut out = LambdaFunctionUrlResponse::default();
     out.status_code = i64::from(response.status.as_u16());
-    out.headers = response.headers;
+    let mut headers = response.headers;
+    // A function URL sets cookies through `cookies`, one per entry.
+    out.cookies = headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok().map(str::to_owned))
+        .collect();
+    headers.remove(http::header::SET_COOKIE);
+    out.headers = headers;
     match response.body {
         Body::Empty => {}
         Body::Text(text) => out.body = Some(text),

@@ -14,6 +14,15 @@ pub struct LogRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub mode: &'static str,
+    /// How the URIs reach their grants (`rewrite`, `cookies`, `define`,
+    /// `urlquery`), and why another asked for was not used.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub delivery: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_fallback: Option<&'static str>,
+    /// Signed cookies set (never their values).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cookies_set: bool,
     /// The manifest format routed to (`hls`, `dash`), once known.
     #[serde(skip_serializing_if = "str::is_empty")]
     pub format: &'static str,

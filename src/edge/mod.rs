@@ -17,6 +17,7 @@
 //! | [`response`] | headers, CORS, gzip, refusals |
 //! | [`log`] | the structured log record and metrics line |
 
+pub mod deliver;
 pub mod event;
 pub mod handler;
 pub mod lambda;

@@ -147,6 +147,13 @@ pub fn from_function_url_response(response: &Value) -> OriginResponse {
                 .collect()
         })
         .unwrap_or_default();
+    // Lambda turns the response's `cookies` into `Set-Cookie` headers.
+    let mut headers: Vec<(String, String)> = headers;
+    for cookie in response["cookies"].as_array().into_iter().flatten() {
+        if let Some(cookie) = cookie.as_str() {
+            headers.push(("set-cookie".to_owned(), cookie.to_owned()));
+        }
+    }
     let text = response["body"].as_str().unwrap_or("");
     let body = if response["isBase64Encoded"] == Value::Bool(true) {
         base64::engine::general_purpose::STANDARD

@@ -42,6 +42,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{Request, Response};
+
+use crate::delivery::Delivery;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -222,7 +224,10 @@ impl Emulator {
     }
 
     /// What the application's API does in production: a signed URL for a
-    /// master playlist path (canned policy, this emulator's key).
+    /// master playlist path (canned policy, this emulator's key). With
+    /// `delivery=…` the application chooses the delivery for this viewer:
+    /// the URL carries `hls-delivery` and a policy over the stream's folder,
+    /// which the carrying deliveries need.
     async fn dev_sign(&self, query: &str) -> (HttpResponse, String) {
         let now = now();
         let (path, key) = match self.dev_request(query, now).await {
@@ -230,11 +235,29 @@ impl Emulator {
             Err(refused) => return refused,
         };
         let expires = now + self.dev_ttl;
-        let https = format!("https://{}{path}", self.host);
-        match key
-            .signer
-            .sign_url(&https, &Policy::canned(&https, expires))
-        {
+        let delivery = match query_value(query, "delivery") {
+            None => None,
+            Some(name) => match name.parse::<Delivery>() {
+                Ok(_) => Some(name),
+                Err(e) => return (response(400, "text/plain", "bad delivery\n"), e),
+            },
+        };
+        let https = match &delivery {
+            Some(name) => format!(
+                "https://{}{path}?{}={name}",
+                self.host,
+                crate::delivery::PARAMETER
+            ),
+            None => format!("https://{}{path}", self.host),
+        };
+        let policy = match &delivery {
+            Some(_) => {
+                let directory = &path[..path.rfind('/').map_or(1, |i| i + 1)];
+                Policy::custom(&format!("https://{}{directory}*", self.host), expires)
+            }
+            None => Policy::canned(&https, expires),
+        };
+        match key.signer.sign_url(&https, &policy) {
             Ok(signed) => {
                 let url = format!("http://{}", &signed["https://".len()..]);
                 let body = json!({"url": url, "expires": expires}).to_string();

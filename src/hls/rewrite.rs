@@ -91,6 +91,29 @@ pub struct Viewer<'a> {
     pub client_ip: Option<IpAddr>,
 }
 
+/// A grant that reaches the URIs it covers by itself, so they are not
+/// signed one by one: the viewer's own grant handed on (`propagate`, the
+/// `query` delivery) or the signed cookies the response sets (`cookies`).
+///
+/// Security: a carry never adds access. Its `resource` is the viewer's own
+/// policy or a policy issued under the request's [`IssueLimits`]; it is
+/// used only when its IP range is the one those limits require, so
+/// configured pinning is never bypassed by carrying an unpinned grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Carry {
+    /// What the carried grant covers (a CloudFront pattern).
+    pub resource: String,
+    /// Its IP range condition.
+    pub ip_range: Option<crate::policy::Ipv4Cidr>,
+    /// Appended to each covered URI's query; empty: nothing is appended
+    /// (the grant travels as cookies, or the player adds the query).
+    pub params: Arc<str>,
+    /// Whether covered child playlists still get the routing suffix (they
+    /// need the function: `query` delivery); otherwise they go straight to
+    /// the origin (`cookies`).
+    pub rename: bool,
+}
+
 /// Why a playlist could not be rewritten.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RewriteError {
@@ -119,7 +142,8 @@ pub struct RewriteStats {
     pub uris: usize,
     /// URIs that got signing parameters (new or propagated).
     pub signed: usize,
-    /// Of those, how many re-used the viewer's own parameters.
+    /// Of those, how many were left to a carried grant (the viewer's own
+    /// parameters, placeholders, or cookies) instead of a new signature.
     pub propagated: usize,
     /// Child playlists renamed to the routing suffix.
     pub renamed: usize,
@@ -179,15 +203,26 @@ impl Rewriter {
     /// mode hands it on. Propagation hands the viewer's own grant on only
     /// when it already carries the limits configured for this request (a
     /// pinned address, in particular), so configured pinning holds.
-    pub(crate) fn propagatable<'g>(
+    pub(crate) fn propagatable(&self, grant: &VerifiedGrant) -> Option<Carry> {
+        (self.options.mode == Mode::Propagate && !grant.canned()).then(|| Carry {
+            resource: grant.policy().resource().to_owned(),
+            ip_range: grant.policy().ip_range(),
+            params: Arc::from(grant.params().to_query()),
+            rename: true,
+        })
+    }
+
+    /// The carry to use under `limits`: `given`, else the mode's own; only
+    /// one whose IP range is the one the limits require.
+    pub(crate) fn carry_for(
         &self,
-        grant: &'g VerifiedGrant,
+        given: Option<Carry>,
+        grant: &VerifiedGrant,
         limits: &IssueLimits,
-    ) -> Option<(&'g VerifiedGrant, Arc<str>)> {
-        (self.options.mode == Mode::Propagate
-            && !grant.canned()
-            && grant.policy().ip_range() == limits.ip_range)
-            .then(|| (grant, Arc::from(grant.params().to_query())))
+    ) -> Option<Carry> {
+        given
+            .or_else(|| self.propagatable(grant))
+            .filter(|carry| carry.ip_range == limits.ip_range)
     }
 
     /// Rewrites `playlist` for `viewer` at `now` (epoch seconds).
@@ -196,6 +231,18 @@ impl Rewriter {
         playlist: &str,
         viewer: &Viewer<'_>,
         now: u64,
+    ) -> Result<Rewritten, RewriteError> {
+        self.rewrite_carrying(playlist, viewer, now, None)
+    }
+
+    /// [`Rewriter::rewrite`], leaving the URIs that `carry` covers to it
+    /// (see [`Carry`]); the others are signed as the mode says.
+    pub fn rewrite_carrying(
+        &self,
+        playlist: &str,
+        viewer: &Viewer<'_>,
+        now: u64,
+        carry: Option<Carry>,
     ) -> Result<Rewritten, RewriteError> {
         let uris = scan(playlist)?;
         let base_text = UrlParts::split(viewer.url).without_signing_parameters();
@@ -216,7 +263,7 @@ impl Rewriter {
             base_directory_safe,
             limits,
             confinement: self.options.confinement.map(|c| c.prefix(base.path())),
-            viewer_params: self.propagatable(viewer.grant, &limits),
+            viewer_params: self.carry_for(carry, viewer.grant, &limits),
             base_origin: &base_origin,
             stats: RewriteStats {
                 uris: uris.len(),
@@ -273,9 +320,8 @@ struct Job<'a> {
     limits: IssueLimits,
     /// The confinement prefix for this request, when configured.
     confinement: Option<String>,
-    /// The viewer's custom grant and its parameters in query form, when
-    /// there is one to propagate.
-    viewer_params: Option<(&'a VerifiedGrant, Arc<str>)>,
+    /// The grant carried to the URIs it covers, when there is one.
+    viewer_params: Option<Carry>,
     /// `scheme://authority` of the viewer URL.
     base_origin: &'a str,
     stats: RewriteStats,
@@ -330,7 +376,9 @@ impl SignedReference<'_> {
         out.push_str(query);
         // `?` starts a query; an empty one (`a.ts?`) or one ending in `&`
         // needs no separator; anything else (including `??`) gets `&`.
-        if query.is_empty() {
+        if self.params.is_empty() {
+            // Carried by cookies or by the player: nothing to add.
+        } else if query.is_empty() {
             out.push('?');
         } else if query != "?" && !query.ends_with('&') {
             out.push('&');
@@ -370,6 +418,17 @@ fn is_segment(carrier: Carrier) -> bool {
                 ..
             }
     )
+}
+
+/// The URL as CloudFront will match it: signing parameters removed, empty
+/// query pairs (`a=1&&b=2`, a trailing `&`) dropped.
+fn target_url(origin: &str, path: &str, query: Option<&str>) -> String {
+    match query {
+        None => format!("{origin}{path}"),
+        Some(query) => {
+            UrlParts::split(&format!("{origin}{path}?{query}")).without_signing_parameters()
+        }
+    }
 }
 
 /// Query appended by LL-HLS players when reloading a child playlist; a
@@ -460,6 +519,20 @@ impl<'a> Job<'a> {
             }
         }
         let path_len = reference.find(['?', '#']).unwrap_or(reference.len());
+        // A grant that travels by itself (cookies): a URI it covers, as
+        // written, stays as it is (a child playlist then goes straight to
+        // the origin).
+        if let Some(carry) = self.viewer_params.as_ref().filter(|c| !c.rename) {
+            if wildcard_match(&carry.resource, &target_url(&origin, &path, query)) {
+                self.stats.signed += 1;
+                self.stats.propagated += 1;
+                return Ok(Some(SignedReference {
+                    path_len,
+                    rename: None,
+                    params: carry.params.clone(),
+                }));
+            }
+        }
         let options = &self.rewriter.options;
         let child_playlist = ends_with_m3u8(&path);
         let rename = (!options.suffix.is_empty()
@@ -470,18 +543,8 @@ impl<'a> Job<'a> {
             Some(suffix) => Cow::Owned(format!("{}{suffix}", &path[..path.len() - M3U8.len()])),
             None => path,
         };
-        // The URL as CloudFront will match it: signing parameters removed,
-        // empty query pairs (`a=1&&b=2`, a trailing `&`) dropped.
-        let target_url = match query {
-            None => format!("{origin}{path}"),
-            Some(query) => {
-                UrlParts::split(&format!("{origin}{path}?{query}")).without_signing_parameters()
-            }
-        };
-        let propagated = match options.mode {
-            Mode::Propagate => self.propagated(&target_url, child_playlist),
-            _ => None,
-        };
+        let target_url = target_url(&origin, &path, query);
+        let propagated = self.propagated(&target_url, child_playlist);
         let params = match propagated {
             Some(params) => {
                 self.stats.propagated += 1;
@@ -564,8 +627,8 @@ impl<'a> Job<'a> {
     /// The viewer's own parameters, when its custom policy covers the target
     /// (including LL-HLS reload queries for child playlists).
     fn propagated(&self, target_url: &str, child_playlist: bool) -> Option<Arc<str>> {
-        let (grant, params) = self.viewer_params.as_ref()?;
-        let resource = grant.policy().resource();
+        let carry = self.viewer_params.as_ref()?;
+        let (resource, params) = (carry.resource.as_str(), &carry.params);
         if !wildcard_match(resource, target_url) {
             return None;
         }

@@ -10,9 +10,9 @@
 // 60000). A screenshot is taken after about 2 s of playback and again at the
 // end (same file). One JSON line goes to stdout:
 //   {"ok", "currentTime", "duration", "fatalError", "errors", "levels",
-//    "requests", "unsigned", "reason"}
+//    "requests", "unsigned", "urls", "reason"}
 // requests and unsigned count what the page logged (unsigned: no CloudFront
-// signature in the query); reason says why ok is false (null when it is true).
+// signature in the query); urls lists them; reason says why ok is false (null when it is true).
 // The page's console errors and exceptions go to stderr.
 // Exit status: 0 played to the end, 1 failed, 2 usage.
 import { chromium } from 'playwright-core';
@@ -119,6 +119,7 @@ const result = {
   levels: state?.levels ?? 0,
   requests: requests.length,
   unsigned: requests.filter((r) => !r.signed).length,
+  urls: requests.map((r) => r.url),
   reason: failure,
 };
 if (failure !== null) console.error(`player.mjs: ${failure}`);

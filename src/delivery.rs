@@ -1,0 +1,529 @@
+//! How the URIs of a manifest reach their grants.
+//!
+//! - [`Delivery::Rewrite`] (the default): every URI gets its own signed
+//!   query, as the signing mode says.
+//! - [`Delivery::Cookies`]: the response sets CloudFront signed cookies for
+//!   the manifest's tree (its directory); URIs inside the tree stay as they
+//!   are, child playlists there go straight to the origin, and only URIs
+//!   outside the tree are rewritten.
+//! - [`Delivery::Query`]: the viewer's own signed query travels to every
+//!   URI by the player's standard mechanism — HLS `EXT-X-DEFINE:QUERYPARAM`
+//!   (protocol version 11) with `{$Policy}`-style placeholders, DASH
+//!   `UrlQueryInfo` (`urn:mpeg:dash:urlparam:2014`). No signature is made
+//!   and the manifest is the same bytes for every viewer.
+//!
+//! Security: a delivery never widens the viewer's grant. `Query` issues
+//! nothing. `Cookies` issues a policy over the tree, under the request's
+//! limits (expiry, not-before, IP range); when a viewer asks for it (the
+//! [`PARAMETER`]), only if the viewer's own grant already covers the whole
+//! tree — an operator who configures `cookies` for the distribution opts
+//! into tree-wide cookies, as `directory` mode opts into directory grants.
+//! A viewer whose grant is a cookie over the tree is served as it is: its
+//! cookies already travel, and a second set would clash with them.
+//!
+//! Pure: no I/O, no clock.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use crate::hls::rewrite::Carry;
+use crate::manifest::ManifestFormat;
+use crate::signer::HashAlgorithm;
+use crate::verify::{GrantSource, VerifiedGrant};
+
+/// The query parameter by which the application chooses a delivery for one
+/// viewer when it signs the master URL (`…/index._m3u8?hls-delivery=query`).
+/// It never reaches the origin.
+pub const PARAMETER: &str = "hls-delivery";
+
+/// How a manifest's URIs reach their grants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Every URI signed in the manifest.
+    #[default]
+    Rewrite,
+    /// Signed cookies for the manifest's tree.
+    Cookies,
+    /// The viewer's query, carried by the player (`define` in HLS,
+    /// `urlquery` in DASH).
+    Query,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rewrite => "rewrite",
+            Self::Cookies => "cookies",
+            Self::Query => "query",
+        }
+    }
+
+    /// The name the log uses for a format: `query` is `define` in HLS and
+    /// `urlquery` in DASH.
+    pub fn name_for(self, format: ManifestFormat) -> &'static str {
+        match (self, format) {
+            (Self::Query, ManifestFormat::Hls) => "define",
+            (Self::Query, ManifestFormat::Dash) => "urlquery",
+            _ => self.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Delivery {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "rewrite" => Ok(Self::Rewrite),
+            "cookies" => Ok(Self::Cookies),
+            "query" | "define" | "urlquery" => Ok(Self::Query),
+            other => Err(format!(
+                "unknown delivery `{}` (rewrite, cookies, query; define and urlquery name query)",
+                other.chars().take(32).collect::<String>()
+            )),
+        }
+    }
+}
+
+/// Why the delivery asked for was not used (the manifest is rewritten).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// Cookies for the tree would cover more than the viewer's grant.
+    CookiesWouldWiden,
+    /// The viewer's grant is canned (one exact URL): it cannot travel.
+    CannedGrant,
+    /// The viewer's grant does not cover the manifest's tree.
+    GrantDoesNotCoverTree,
+    /// The playlist already defines one of the variable names.
+    VariableTaken,
+    /// Some URL the viewer's grant does not cover: the player would add the
+    /// query to a signed URL too.
+    NotAllCovered,
+    /// Configured pinning differs from the viewer's own IP condition.
+    PinningDiffers,
+}
+
+impl Fallback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CookiesWouldWiden => "cookies_would_widen",
+            Self::CannedGrant => "canned_grant",
+            Self::GrantDoesNotCoverTree => "grant_does_not_cover_tree",
+            Self::VariableTaken => "variable_taken",
+            Self::NotAllCovered => "not_all_covered",
+            Self::PinningDiffers => "pinning_differs",
+        }
+    }
+}
+
+/// What the handler does for one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Rewrite every URI; `fallback` says why another delivery was not used.
+    Rewrite { fallback: Option<Fallback> },
+    /// The viewer's own cookies cover the tree: URIs they cover stay.
+    ViewerCookies,
+    /// Set cookies for `resource` (the tree) and leave what they cover.
+    IssueCookies { resource: String },
+    /// The viewer's query travels (placeholders / `UrlQueryInfo`).
+    Query,
+}
+
+/// The manifest's tree: its URL up to and including the last `/` of the
+/// path (`https://host/a/b/` for `https://host/a/b/index._m3u8?x`).
+pub fn tree(url: &str) -> &str {
+    let path_end = url.find(['?', '#']).unwrap_or(url.len());
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[..path_end].rfind('/') {
+        Some(slash) if slash >= after_scheme => &url[..=slash],
+        _ => &url[..path_end],
+    }
+}
+
+/// Whether `resource` (a CloudFront pattern) matches every URL that starts
+/// with `tree`: it is a literal prefix of `tree` followed by one final `*`.
+///
+/// ```
+/// use hls_edge_signer::delivery::covers_tree;
+/// assert!(covers_tree("https://d.net/v/*", "https://d.net/v/hd/"));
+/// assert!(!covers_tree("https://d.net/v/index._m3u8*", "https://d.net/v/"));
+/// assert!(!covers_tree("https://d.net/?/*", "https://d.net/v/"));
+/// ```
+pub fn covers_tree(resource: &str, tree: &str) -> bool {
+    resource
+        .strip_suffix('*')
+        .is_some_and(|prefix| !prefix.contains(['*', '?']) && tree.starts_with(prefix))
+}
+
+/// Chooses the delivery for a request: `requested` (the [`PARAMETER`], when
+/// the viewer's URL carries it) or the configured one, narrowed to what
+/// the viewer's grant allows. `tree` is from [`tree`].
+pub fn choose(
+    configured: Delivery,
+    requested: Option<Delivery>,
+    grant: &VerifiedGrant,
+    tree: &str,
+) -> Plan {
+    let wanted = requested.unwrap_or(configured);
+    let covers = covers_tree(grant.policy().resource(), tree);
+    let from_cookies = grant.source() == GrantSource::Cookies;
+    let rewrite = |fallback| Plan::Rewrite {
+        fallback: Some(fallback),
+    };
+    match wanted {
+        Delivery::Rewrite => Plan::Rewrite { fallback: None },
+        Delivery::Cookies | Delivery::Query if from_cookies => {
+            if covers {
+                Plan::ViewerCookies
+            } else {
+                rewrite(Fallback::GrantDoesNotCoverTree)
+            }
+        }
+        Delivery::Cookies => {
+            // Asked for by the viewer: only within its own grant. Configured
+            // by the operator: the tree, as documented.
+            if covers || (configured == Delivery::Cookies && requested.is_none()) {
+                Plan::IssueCookies {
+                    resource: format!("{tree}*"),
+                }
+            } else {
+                rewrite(Fallback::CookiesWouldWiden)
+            }
+        }
+        Delivery::Query if grant.canned() => rewrite(Fallback::CannedGrant),
+        Delivery::Query if !covers => rewrite(Fallback::GrantDoesNotCoverTree),
+        Delivery::Query => Plan::Query,
+    }
+}
+
+/// The signing parameters a viewer's URL grant carries, in the order the
+/// placeholders list them.
+pub fn grant_parameters(grant: &VerifiedGrant) -> Vec<&'static str> {
+    let mut names = vec![
+        if grant.canned() { "Expires" } else { "Policy" },
+        "Signature",
+        "Key-Pair-Id",
+    ];
+    if grant.hash() == HashAlgorithm::Sha256 {
+        names.push("Hash-Algorithm");
+    }
+    names
+}
+
+/// `Policy={$Policy}&Signature={$Signature}&…`: the query each URI gets in
+/// HLS `query` delivery; the player substitutes the values of its own URL.
+/// `extra` pairs (the [`PARAMETER`] a viewer chose) follow literally.
+pub fn placeholders(names: &[&str], extra: Option<&str>) -> Arc<str> {
+    let mut out = names
+        .iter()
+        .map(|name| format!("{name}={{${name}}}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    if let Some(extra) = extra {
+        out.push('&');
+        out.push_str(extra);
+    }
+    Arc::from(out)
+}
+
+/// The carry for `query` delivery: the viewer's policy, and what each URI
+/// it covers gets (placeholders in HLS, nothing in DASH).
+pub fn query_carry(grant: &VerifiedGrant, params: Arc<str>) -> Carry {
+    Carry {
+        resource: grant.policy().resource().to_owned(),
+        ip_range: grant.policy().ip_range(),
+        params,
+        rename: true,
+    }
+}
+
+/// The carry for cookie deliveries: what the cookies cover stays as it is.
+pub fn cookie_carry(resource: &str, ip_range: Option<crate::policy::Ipv4Cidr>) -> Carry {
+    Carry {
+        resource: resource.to_owned(),
+        ip_range,
+        params: Arc::from(""),
+        rename: false,
+    }
+}
+
+/// Why an HLS playlist cannot declare the variables.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeclareError {
+    #[error("the playlist does not start with #EXTM3U")]
+    NotAPlaylist,
+    #[error("the playlist already defines the variable `{0}`")]
+    Taken(String),
+}
+
+/// The HLS protocol version that introduced `EXT-X-DEFINE:QUERYPARAM`.
+pub const QUERYPARAM_VERSION: u32 = 11;
+
+/// Declares `names` as `#EXT-X-DEFINE:QUERYPARAM="…"` right after
+/// `#EXTM3U` and raises `#EXT-X-VERSION` to 11 (adding it when missing);
+/// every other byte stays. Line endings follow the playlist's first line.
+///
+/// ```
+/// use hls_edge_signer::delivery::declare_query_params;
+/// let out = declare_query_params("#EXTM3U\n#EXT-X-VERSION:3\nseg.ts\n", &["Policy"]).unwrap();
+/// assert_eq!(
+///     out,
+///     "#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM=\"Policy\"\n#EXT-X-VERSION:11\nseg.ts\n"
+/// );
+/// ```
+pub fn declare_query_params(playlist: &str, names: &[&str]) -> Result<String, DeclareError> {
+    let bom = if playlist.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    if !playlist[bom..].starts_with("#EXTM3U") {
+        return Err(DeclareError::NotAPlaylist);
+    }
+    let first_end = playlist.find('\n').map_or(playlist.len(), |i| i + 1);
+    let newline = if playlist[..first_end].ends_with("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    // Every line start, to find existing tags.
+    let mut version_at: Option<(usize, usize)> = None;
+    let mut start = 0;
+    while start < playlist.len() {
+        let end = playlist[start..]
+            .find('\n')
+            .map_or(playlist.len(), |i| start + i);
+        let line = playlist[start..end].trim_end_matches('\r');
+        if line.starts_with("#EXT-X-VERSION:") {
+            version_at.get_or_insert((start + "#EXT-X-VERSION:".len(), start + line.len()));
+        } else if let Some(attributes) = line.strip_prefix("#EXT-X-DEFINE:") {
+            for name in names {
+                for key in ["NAME", "QUERYPARAM", "IMPORT"] {
+                    if attributes.contains(&format!("{key}=\"{name}\"")) {
+                        return Err(DeclareError::Taken((*name).to_owned()));
+                    }
+                }
+            }
+        }
+        start = end + 1;
+    }
+    let mut out = String::with_capacity(playlist.len() + 48 * (names.len() + 1));
+    let mut header_end = first_end;
+    if first_end == playlist.len() && !playlist.ends_with('\n') {
+        // `#EXTM3U` alone without a newline.
+        out.push_str(playlist);
+        out.push_str(newline);
+        header_end = out.len();
+    } else {
+        out.push_str(&playlist[..first_end]);
+    }
+    for name in names {
+        out.push_str("#EXT-X-DEFINE:QUERYPARAM=\"");
+        out.push_str(name);
+        out.push('"');
+        out.push_str(newline);
+    }
+    let rest = &playlist[header_end.min(playlist.len())..];
+    match version_at {
+        Some((value_start, value_end)) => {
+            let (value_start, value_end) = (value_start - header_end, value_end - header_end);
+            let current: u32 = rest[value_start..value_end].trim().parse().unwrap_or(0);
+            if current < QUERYPARAM_VERSION {
+                out.push_str(&rest[..value_start]);
+                out.push_str(&QUERYPARAM_VERSION.to_string());
+                out.push_str(&rest[value_end..]);
+            } else {
+                out.push_str(rest);
+            }
+        }
+        None => {
+            out.push_str("#EXT-X-VERSION:");
+            out.push_str(&QUERYPARAM_VERSION.to_string());
+            out.push_str(newline);
+            out.push_str(rest);
+        }
+    }
+    Ok(out)
+}
+
+/// The DASH scheme of `UrlQueryInfo` (ISO/IEC 23009-1 Annex I).
+pub const URLPARAM_SCHEME: &str = "urn:mpeg:dash:urlparam:2014";
+
+/// Adds to every `AdaptationSet` an essential property telling the player to
+/// copy the MPD URL's query to each segment request (dash.js ≥ 5, Shaka
+/// ≥ 4.11 read it there); every other byte stays. A player that does not
+/// know the scheme skips the AdaptationSet rather than request segments
+/// without their grant. `None` when the document has no AdaptationSet to
+/// carry it, or does not read as XML.
+pub fn add_url_query_info(mpd: &str) -> Option<String> {
+    let mut reader = Reader::from_str(mpd);
+    let mut inserts: Vec<(usize, String)> = Vec::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Eof => break,
+            Event::Start(element) => {
+                let name = element.name();
+                let raw: &str = name.as_ref();
+                let (prefix, local) = match raw.rsplit_once(':') {
+                    Some((p, l)) => (format!("{p}:"), l),
+                    None => (String::new(), raw),
+                };
+                if local == "AdaptationSet" {
+                    let at = usize::try_from(reader.buffer_position()).ok()?;
+                    inserts.push((
+                        at,
+                        format!(
+                            "<{prefix}EssentialProperty schemeIdUri=\"{URLPARAM_SCHEME}\" \
+                             xmlns:up=\"urn:mpeg:dash:schema:urlparam:2014\">\
+                             <up:UrlQueryInfo queryTemplate=\"$querypart$\" \
+                             useMPDUrlQuery=\"true\"/></{prefix}EssentialProperty>"
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(mpd.len() + inserts.len() * 220);
+    let mut copied = 0;
+    for (at, text) in inserts {
+        out.push_str(mpd.get(copied..at)?);
+        out.push_str(&text);
+        copied = at;
+    }
+    out.push_str(&mpd[copied..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trees() {
+        assert_eq!(
+            tree("https://d.net/a/b/index._m3u8?x=1"),
+            "https://d.net/a/b/"
+        );
+        assert_eq!(tree("https://d.net/index._m3u8"), "https://d.net/");
+        assert_eq!(tree("https://d.net/a/?q=/x"), "https://d.net/a/");
+    }
+
+    #[test]
+    fn tree_coverage_needs_a_literal_prefix_and_one_final_star() {
+        let tree = "https://d.net/v/hd/";
+        for (resource, covers) in [
+            ("https://d.net/v/*", true),
+            ("https://d.net/v/hd/*", true),
+            ("https://d.net/*", true),
+            ("https://d.net/v/hd/index._m3u8", false),
+            ("https://d.net/v/hd/seg-*.ts", false),
+            ("https://d.net/v/h?/*", false),
+            ("https://d.net/*/hd/*", false),
+            ("https://d.net/v/hd/sub/*", false),
+        ] {
+            assert_eq!(covers_tree(resource, tree), covers, "{resource}");
+        }
+    }
+
+    #[test]
+    fn delivery_names() {
+        for (text, delivery) in [
+            ("rewrite", Delivery::Rewrite),
+            ("cookies", Delivery::Cookies),
+            ("query", Delivery::Query),
+            ("define", Delivery::Query),
+            ("urlquery", Delivery::Query),
+        ] {
+            assert_eq!(text.parse::<Delivery>(), Ok(delivery));
+        }
+        assert!("COOKIES".parse::<Delivery>().is_err());
+        assert_eq!(Delivery::Query.name_for(ManifestFormat::Hls), "define");
+        assert_eq!(Delivery::Query.name_for(ManifestFormat::Dash), "urlquery");
+    }
+
+    #[test]
+    fn placeholders_name_each_parameter() {
+        assert_eq!(
+            &*placeholders(&["Policy", "Signature", "Key-Pair-Id"], None),
+            "Policy={$Policy}&Signature={$Signature}&Key-Pair-Id={$Key-Pair-Id}"
+        );
+        assert_eq!(
+            &*placeholders(&["Policy"], Some("hls-delivery=query")),
+            "Policy={$Policy}&hls-delivery=query"
+        );
+    }
+
+    #[test]
+    fn declaring_raises_the_version_and_keeps_every_other_byte() {
+        let names = ["Policy", "Signature"];
+        let out = declare_query_params("#EXTM3U\r\n#EXT-X-VERSION:12\r\na.ts\r\n", &names);
+        assert_eq!(
+            out.unwrap(),
+            "#EXTM3U\r\n#EXT-X-DEFINE:QUERYPARAM=\"Policy\"\r\n\
+             #EXT-X-DEFINE:QUERYPARAM=\"Signature\"\r\n#EXT-X-VERSION:12\r\na.ts\r\n"
+        );
+        let out = declare_query_params("\u{feff}#EXTM3U\n#EXTINF:4,\na.ts", &names).unwrap();
+        assert_eq!(
+            out,
+            "\u{feff}#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM=\"Policy\"\n\
+             #EXT-X-DEFINE:QUERYPARAM=\"Signature\"\n#EXT-X-VERSION:11\n#EXTINF:4,\na.ts"
+        );
+        assert_eq!(
+            declare_query_params("#EXTM3U", &["Policy"]).unwrap(),
+            "#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM=\"Policy\"\n#EXT-X-VERSION:11\n"
+        );
+        assert_eq!(
+            declare_query_params(
+                "#EXTM3U\n#EXT-X-DEFINE:NAME=\"Policy\",VALUE=\"x\"\n",
+                &names
+            ),
+            Err(DeclareError::Taken("Policy".into()))
+        );
+        assert_eq!(
+            declare_query_params("<MPD/>", &names),
+            Err(DeclareError::NotAPlaylist)
+        );
+    }
+
+    #[test]
+    fn url_query_info_goes_into_each_adaptation_set() {
+        let mpd = "<?xml version=\"1.0\"?>\n<MPD><Period><AdaptationSet id=\"1\">\
+                   <Representation id=\"a\"/></AdaptationSet><x:AdaptationSet>\
+                   </x:AdaptationSet></Period></MPD>";
+        let out = add_url_query_info(mpd).unwrap();
+        assert_eq!(out.matches("useMPDUrlQuery=\"true\"").count(), 2);
+        assert!(out.contains("<AdaptationSet id=\"1\"><EssentialProperty schemeIdUri"));
+        assert!(out.contains("<x:AdaptationSet><x:EssentialProperty schemeIdUri"));
+        let stripped = out
+            .split("<EssentialProperty")
+            .map(|part| {
+                part.split_once("</EssentialProperty>")
+                    .map_or(part, |(_, r)| r)
+            })
+            .collect::<String>();
+        let stripped = stripped
+            .split("<x:EssentialProperty")
+            .map(|part| {
+                part.split_once("</x:EssentialProperty>")
+                    .map_or(part, |(_, r)| r)
+            })
+            .collect::<String>();
+        assert_eq!(stripped, mpd);
+        assert_eq!(add_url_query_info("<MPD><Period/></MPD>"), None);
+        assert_eq!(add_url_query_info("<MPD><AdaptationSet></MPD>"), None);
+    }
+}

@@ -1,0 +1,179 @@
+//! Carries out a [`delivery::Plan`] for one manifest: the rewrite, plus the
+//! cookies to set or the declarations the player needs (see
+//! [`crate::delivery`] for the rules and their security reasoning).
+
+use crate::delivery::{self, Fallback, Plan};
+use crate::grant::IssueLimits;
+use crate::hls::rewrite::{RewriteError, Rewriter, Rewritten, Viewer};
+use crate::manifest::ManifestFormat;
+use crate::signed_url::{CookieAttributes, SignedCookies};
+
+/// A manifest ready to send.
+#[derive(Debug)]
+pub struct Delivered {
+    pub rewritten: Rewritten,
+    /// `Set-Cookie` values (the `cookies` delivery).
+    pub set_cookies: Vec<String>,
+    /// The delivery used, as logged (`rewrite`, `cookies`, `define`, `urlquery`).
+    pub name: &'static str,
+    /// Why the delivery asked for was not used.
+    pub fallback: Option<Fallback>,
+}
+
+/// The cookie attributes a deployment configures (`Path` is the tree's).
+pub struct CookieSettings<'a> {
+    pub domain: Option<&'a str>,
+    pub same_site: &'a str,
+}
+
+/// One manifest through its delivery.
+pub struct Job<'a> {
+    pub rewriter: &'a Rewriter,
+    pub format: ManifestFormat,
+    pub body: &'a str,
+    pub viewer: Viewer<'a>,
+    pub now: u64,
+    /// `hls-delivery=…` as the viewer's URL carried it: kept on the URIs
+    /// of `query` delivery so child playlists come back the same way.
+    pub requested_pair: Option<&'a str>,
+    pub cookies: CookieSettings<'a>,
+}
+
+impl Job<'_> {
+    pub fn run(&self, plan: Plan) -> Result<Delivered, RewriteError> {
+        match plan {
+            Plan::Rewrite { fallback } => self.rewrite(fallback),
+            Plan::ViewerCookies => {
+                let policy = self.viewer.grant.policy();
+                let carry = delivery::cookie_carry(policy.resource(), policy.ip_range());
+                let rewritten = self.rewrite_carrying(Some(carry))?;
+                Ok(self.delivered(rewritten, Vec::new(), "cookies"))
+            }
+            Plan::IssueCookies { resource } => self.issue_cookies(&resource),
+            Plan::Query => self.query(),
+        }
+    }
+
+    fn rewrite(&self, fallback: Option<Fallback>) -> Result<Delivered, RewriteError> {
+        let rewritten = self.rewrite_carrying(None)?;
+        let mut delivered = self.delivered(rewritten, Vec::new(), "rewrite");
+        delivered.fallback = fallback;
+        Ok(delivered)
+    }
+
+    fn rewrite_carrying(
+        &self,
+        carry: Option<crate::hls::rewrite::Carry>,
+    ) -> Result<Rewritten, RewriteError> {
+        match self.format {
+            ManifestFormat::Hls => {
+                self.rewriter
+                    .rewrite_carrying(self.body, &self.viewer, self.now, carry)
+            }
+            ManifestFormat::Dash => {
+                self.rewriter
+                    .rewrite_mpd_carrying(self.body, &self.viewer, self.now, carry)
+            }
+        }
+    }
+
+    fn delivered(
+        &self,
+        rewritten: Rewritten,
+        set_cookies: Vec<String>,
+        name: &'static str,
+    ) -> Delivered {
+        Delivered {
+            rewritten,
+            set_cookies,
+            name,
+            fallback: None,
+        }
+    }
+
+    /// Cookies over the tree, under the request's limits; URIs they cover
+    /// stay as they are, the rest are rewritten.
+    fn issue_cookies(&self, resource: &str) -> Result<Delivered, RewriteError> {
+        let limits = IssueLimits::compute(
+            self.rewriter.options().limit_options(),
+            self.viewer.grant,
+            self.viewer.client_ip,
+            self.now,
+        )?;
+        let policy = limits.policy(resource);
+        let (params, _) =
+            self.rewriter
+                .cache()
+                .get_or_sign(self.rewriter.signer(), &policy, false)?;
+        let cookies = SignedCookies {
+            cookies: params
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(name, value)| (format!("CloudFront-{name}"), value.to_owned()))
+                .collect(),
+        };
+        let tree = delivery::tree(resource.trim_end_matches('*'));
+        let path = tree
+            .find("://")
+            .and_then(|i| tree[i + 3..].find('/').map(|j| &tree[i + 3 + j..]))
+            .unwrap_or("/");
+        let attributes = CookieAttributes {
+            domain: self.cookies.domain.map(str::to_owned),
+            path: path.to_owned(),
+            secure: true,
+            http_only: true,
+            same_site: Some(self.cookies.same_site.to_owned()),
+        };
+        let carry = delivery::cookie_carry(resource, limits.ip_range);
+        let rewritten = self.rewrite_carrying(Some(carry))?;
+        Ok(self.delivered(
+            rewritten,
+            cookies.set_cookie_headers(&attributes),
+            "cookies",
+        ))
+    }
+
+    /// The viewer's query carried by the player; falls back to a rewrite
+    /// when the playlist cannot take the declarations or (DASH) when some
+    /// URL is not covered by the viewer's grant.
+    fn query(&self) -> Result<Delivered, RewriteError> {
+        let name = delivery::Delivery::Query.name_for(self.format);
+        // Configured pinning the viewer's own grant does not carry: its
+        // query cannot travel (it would bypass the pinning).
+        let limits = IssueLimits::compute(
+            self.rewriter.options().limit_options(),
+            self.viewer.grant,
+            self.viewer.client_ip,
+            self.now,
+        )?;
+        if limits.ip_range != self.viewer.grant.policy().ip_range() {
+            return self.rewrite(Some(Fallback::PinningDiffers));
+        }
+        match self.format {
+            ManifestFormat::Hls => {
+                let names = delivery::grant_parameters(self.viewer.grant);
+                let params = delivery::placeholders(&names, self.requested_pair);
+                let carry = delivery::query_carry(self.viewer.grant, params);
+                let mut rewritten = self.rewrite_carrying(Some(carry))?;
+                match delivery::declare_query_params(&rewritten.body, &names) {
+                    Ok(body) => rewritten.body = body,
+                    Err(_) => return self.rewrite(Some(Fallback::VariableTaken)),
+                }
+                Ok(self.delivered(rewritten, Vec::new(), name))
+            }
+            ManifestFormat::Dash => {
+                let carry = delivery::query_carry(self.viewer.grant, "".into());
+                let mut rewritten = self.rewrite_carrying(Some(carry))?;
+                let stats = rewritten.stats;
+                if stats.propagated == 0 || stats.signed != stats.propagated || stats.unsigned > 0 {
+                    return self.rewrite(Some(Fallback::NotAllCovered));
+                }
+                match delivery::add_url_query_info(&rewritten.body) {
+                    Some(body) => rewritten.body = body,
+                    None => return self.rewrite(Some(Fallback::NotAllCovered)),
+                }
+                Ok(self.delivered(rewritten, Vec::new(), name))
+            }
+        }
+    }
+}
