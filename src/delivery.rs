@@ -33,6 +33,7 @@ use quick_xml::Reader;
 use crate::hls::rewrite::Carry;
 use crate::manifest::ManifestFormat;
 use crate::signer::HashAlgorithm;
+use crate::uri::{self, AbsoluteUrl};
 use crate::verify::{GrantSource, VerifiedGrant};
 
 /// The query parameter by which the application chooses a delivery for one
@@ -111,6 +112,11 @@ pub enum Fallback {
     NotAllCovered,
     /// Configured pinning differs from the viewer's own IP condition.
     PinningDiffers,
+    /// The manifest names a URL on another host: the player would send the
+    /// viewer's query (its grant) there.
+    ForeignHost,
+    /// The tree's path has characters a cookie `Path` cannot carry safely.
+    UnsafeCookiePath,
 }
 
 impl Fallback {
@@ -122,6 +128,8 @@ impl Fallback {
             Self::VariableTaken => "variable_taken",
             Self::NotAllCovered => "not_all_covered",
             Self::PinningDiffers => "pinning_differs",
+            Self::ForeignHost => "foreign_host",
+            Self::UnsafeCookiePath => "unsafe_cookie_path",
         }
     }
 }
@@ -189,6 +197,7 @@ pub fn choose(
                 rewrite(Fallback::GrantDoesNotCoverTree)
             }
         }
+        Delivery::Cookies if !is_cookie_path(tree) => rewrite(Fallback::UnsafeCookiePath),
         Delivery::Cookies => {
             // Asked for by the viewer: only within its own grant. Configured
             // by the operator: the tree, as documented.
@@ -204,6 +213,41 @@ pub fn choose(
         Delivery::Query if !covers => rewrite(Fallback::GrantDoesNotCoverTree),
         Delivery::Query => Plan::Query,
     }
+}
+
+/// Whether the tree's URL can become a cookie `Path` as it is: nothing
+/// that ends or splits the attribute (`;`, `,`, spaces, quotes, controls).
+fn is_cookie_path(tree: &str) -> bool {
+    tree.bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'"' | b'\\'))
+}
+
+/// Whether every URL the MPD names resolves to the MPD's own host: only
+/// then may a player copy the MPD's query (the viewer's grant) to them. A
+/// reference can change host only by being absolute or `//host…`, so
+/// resolving each value against the document's URL is enough.
+pub fn mpd_stays_on_its_host(mpd: &str, mpd_url: &str) -> bool {
+    let Ok(base) = AbsoluteUrl::parse(mpd_url) else {
+        return false;
+    };
+    let Ok(found) = crate::dash::scan::scan(mpd) else {
+        return false;
+    };
+    found.slots.iter().all(|slot| {
+        slot.value.trim().is_empty()
+            || crate::uri::scheme_of(&slot.value)
+                .is_some_and(|scheme| scheme != "http" && scheme != "https")
+            || uri::resolve(&base, slot.value.trim()).is_ok_and(|t| t.same_origin(&base))
+    })
+}
+
+/// Whether an HLS playlist refers to one of `names` itself (`{$Policy}`):
+/// declaring them would hand the viewer's grant to URIs the playlist's
+/// author chose, on any host.
+pub fn refers_to_variables(playlist: &str, names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|name| playlist.contains(&format!("{{${name}}}")))
 }
 
 /// The signing parameters a viewer's URL grant carries, in the order the
@@ -436,6 +480,46 @@ mod tests {
             ("https://d.net/v/hd/sub/*", false),
         ] {
             assert_eq!(covers_tree(resource, tree), covers, "{resource}");
+        }
+    }
+
+    #[test]
+    fn foreign_hosts_and_variables_are_found() {
+        let url = "https://d.net/v/stream._mpd?x=1";
+        let on = "<MPD><BaseURL>a/</BaseURL><Period><AdaptationSet>\
+                  <SegmentTemplate media=\"https://d.net/v/s-$Number$.m4s\"/>\
+                  </AdaptationSet></Period></MPD>";
+        assert!(mpd_stays_on_its_host(on, url));
+        for foreign in [
+            "<MPD><BaseURL>https://cdn.example/</BaseURL></MPD>",
+            "<MPD><BaseURL>a/</BaseURL><BaseURL>//cdn.example/a/</BaseURL></MPD>",
+            "<MPD><Period><SegmentList><SegmentURL media=\"http://d.net/v/a.m4s\"/>\
+             </SegmentList></Period></MPD>",
+            "<MPD><Period xlink:href=\"https://evil.example/p.xml\"/></MPD>",
+            "<MPD><BaseURL>",
+        ] {
+            assert!(!mpd_stays_on_its_host(foreign, url), "{foreign}");
+        }
+        let names = ["Policy", "Signature"];
+        assert!(refers_to_variables(
+            "#EXTM3U\nhttps://evil/x?s={$Signature}\n",
+            &names
+        ));
+        assert!(!refers_to_variables(
+            "#EXTM3U\n#EXT-X-DEFINE:NAME=\"a\"\n{$a}.ts\n",
+            &names
+        ));
+    }
+
+    #[test]
+    fn cookies_are_not_issued_for_a_path_that_would_split_the_attribute() {
+        assert!(is_cookie_path("https://d.net/v/hd/"));
+        for bad in [
+            "https://d.net/a;Domain=evil/",
+            "https://d.net/a b/",
+            "https://d.net/a,b/",
+        ] {
+            assert!(!is_cookie_path(bad), "{bad}");
         }
     }
 

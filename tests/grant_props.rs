@@ -20,8 +20,11 @@ use std::sync::OnceLock;
 
 use common::generated_key;
 use common::independent::{cidr_within, cloudfront_matches, issued_grants, resolve, Issued};
+use hls_edge_signer::delivery::{self, Delivery};
+use hls_edge_signer::edge::deliver::{CookieSettings, Job};
 use hls_edge_signer::grant::{Expiry, IpPinning, Ipv6Viewers};
 use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
+use hls_edge_signer::manifest::ManifestFormat;
 use hls_edge_signer::scope::Confinement;
 use hls_edge_signer::{
     verify_request, Condition, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, PublicKey,
@@ -350,6 +353,118 @@ proptest! {
         }
         let stats = out.stats;
         prop_assert_eq!(stats.uris, stats.signed + stats.untouched + stats.unsigned);
+    }
+}
+
+fn delivery_choice() -> impl Strategy<Value = Delivery> {
+    prop::sample::select(vec![Delivery::Rewrite, Delivery::Cookies, Delivery::Query])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The deliveries under the same invariants: cookies the function sets,
+    /// and grants in the body, never outlive the viewer's grant nor leave
+    /// its IP range; cookies a viewer asked for never reach past the
+    /// viewer's own Resource (only the operator's configured `cookies` may
+    /// cover the manifest's tree beyond it); the `query` delivery never
+    /// writes the viewer's signature into the manifest.
+    #[test]
+    fn deliveries_never_exceed_the_viewers(
+        text in playlist(),
+        spec in viewer_spec(),
+        options in options(),
+        now in 1_700_000_000u64..1_900_000_000,
+        dir in prop::collection::vec("[a-z]{1,3}", 1..4),
+        reach in 0usize..4,
+        configured in delivery_choice(),
+        requested in proptest::option::of(delivery_choice()),
+    ) {
+        let path = format!("/{}index._m3u8", dir.iter().map(|d| format!("{d}/")).collect::<String>());
+        let base = format!("{HOST}{path}");
+        let tree = format!("{HOST}/{}", dir.iter().map(|d| format!("{d}/")).collect::<String>());
+        let client: IpAddr = CLIENT.parse().unwrap();
+        let expires = now + spec.lifetime;
+        let range = spec.prefix.map(|p| format!("{CLIENT}/{p}"));
+        let viewer_base = match requested {
+            Some(d) => format!("{base}?{}={d}", delivery::PARAMETER),
+            None => base.clone(),
+        };
+        let viewer_resource = match reach {
+            0 => format!("{HOST}/*"),
+            1 => format!("{}*", &tree[..tree[..tree.len() - 1].rfind('/').unwrap() + 1]),
+            2 => format!("{tree}*"),
+            _ => format!("{base}*"),
+        };
+        let policy = if spec.custom {
+            let mut policy = Policy::custom(&viewer_resource, expires);
+            if let Some(r) = &range {
+                policy = policy.with(Condition::IpAddress(r.parse().unwrap()));
+            }
+            if let Some(ago) = spec.not_before_ago {
+                policy = policy.with(Condition::DateGreaterThan(now - ago));
+            }
+            policy
+        } else {
+            Policy::canned(&viewer_base, expires)
+        };
+        let viewer_url = signer().sign_url(&viewer_base, &policy).unwrap();
+        let viewer_signature = viewer_url.split("Signature=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+        let grant = verify_request(&viewer_url, &[], &trusted(), now, Some(client)).unwrap();
+        let rewriter = Rewriter::new(signer().clone(), options.clone(), 256);
+        let plan = delivery::choose(configured, requested, &grant, delivery::tree(&viewer_url));
+        let pair = requested.map(|d| format!("{}={d}", delivery::PARAMETER));
+        let job = Job {
+            rewriter: &rewriter,
+            format: ManifestFormat::Hls,
+            body: &text,
+            viewer: Viewer { url: &viewer_url, grant: &grant, client_ip: Some(client) },
+            now,
+            requested_pair: pair.as_deref(),
+            cookies: CookieSettings { domain: None, same_site: "Lax" },
+        };
+        let out = match job.run(plan) {
+            Ok(out) => out,
+            Err(e) => { prop_assert!(!e.to_string().is_empty()); return Ok(()); }
+        };
+        let check = |what: &str, issued: &Issued| -> Result<(), TestCaseError> {
+            prop_assert!(issued.expires <= expires, "{what}: {} > {expires}", issued.expires);
+            if let Some(ago) = spec.not_before_ago {
+                prop_assert!(issued.not_before >= Some(now - ago), "{what}: valid before the viewer");
+            }
+            if let Some(outer) = &range {
+                let inner = issued.ip.as_deref().unwrap_or("0.0.0.0/0");
+                prop_assert!(cidr_within(inner, outer), "{what}: {inner} not within {outer}");
+            }
+            Ok(())
+        };
+        // Cookies.
+        if !out.set_cookies.is_empty() {
+            let query: Vec<String> = out.set_cookies.iter().map(|c| {
+                let pair = c.split(';').next().unwrap();
+                pair.strip_prefix("CloudFront-").unwrap().to_owned()
+            }).collect();
+            let issued = common::independent::issued(&format!("{HOST}/x?{}", query.join("&"))).unwrap();
+            check("cookies", &issued)?;
+            prop_assert!(out.set_cookies.iter().all(|c| c.contains("; Secure; HttpOnly")));
+            let opted_in = configured == Delivery::Cookies && requested.is_none();
+            if opted_in {
+                prop_assert_eq!(&issued.resource, &format!("{tree}*"));
+            } else {
+                let viewer_prefix = viewer_resource.strip_suffix('*').unwrap();
+                prop_assert!(spec.custom, "cookies for a canned viewer it did not opt into");
+                prop_assert!(issued.resource.starts_with(viewer_prefix) && issued.resource.ends_with('*'),
+                    "{} wider than {viewer_resource}", issued.resource);
+            }
+        }
+        // Grants in the body.
+        for (uri, issued) in issued_grants(&out.rewritten.body, &base) {
+            check(&uri, &issued)?;
+        }
+        if out.name == "define" {
+            prop_assert!(!out.rewritten.body.contains(&viewer_signature), "viewer's signature written");
+            prop_assert!(out.rewritten.body.contains("#EXT-X-DEFINE:QUERYPARAM=\"Signature\""));
+        }
     }
 }
 

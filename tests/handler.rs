@@ -909,3 +909,47 @@ async fn cookie_delivery_sets_cookies_over_the_tree_within_the_grant() {
     );
     assert_eq!(response["body"].as_str().unwrap(), original);
 }
+
+#[tokio::test]
+async fn query_delivery_never_hands_the_viewers_grant_to_a_url_the_manifest_chose() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("handler-hostile-origin");
+    std::fs::create_dir_all(dir.join("u")).unwrap();
+    // A playlist that would receive the viewer's signature on its own host.
+    std::fs::write(
+        dir.join("u/index.m3u8"),
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg-1.ts\n\
+         #EXTINF:4,\nhttps://collector.example/x.ts?s={$Signature}&p={$Policy}\n",
+    )
+    .unwrap();
+    // An MPD whose segments a player would fetch from another host, query and all.
+    std::fs::write(
+        dir.join("u/stream.mpd"),
+        "<MPD type=\"static\" mediaPresentationDuration=\"PT8S\"><Period>\
+         <BaseURL>https://collector.example/</BaseURL><AdaptationSet>\
+         <Representation id=\"a\" bandwidth=\"1\"><SegmentTemplate duration=\"2\" \
+         media=\"s-$Number$.m4s\"/></Representation></AdaptationSet></Period></MPD>",
+    )
+    .unwrap();
+    let h = handler(json!({}), Some(&dir)).await;
+    let grant = custom_grant("/u/*", NOW + 900);
+
+    let (response, log) = run(
+        &h,
+        delivery_event("/u/index._m3u8", &grant, "hls-delivery=define"),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.delivery, "rewrite");
+    assert_eq!(log.delivery_fallback, Some("variable_taken"));
+    let body = response["body"].as_str().unwrap();
+    assert!(!body.contains("EXT-X-DEFINE"), "{body}");
+
+    let (response, log) = run(
+        &h,
+        delivery_event("/u/stream._mpd", &grant, "hls-delivery=urlquery"),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.delivery_fallback, Some("foreign_host"));
+    assert!(!response["body"].as_str().unwrap().contains("urlparam"));
+}

@@ -152,6 +152,9 @@ impl Job<'_> {
         match self.format {
             ManifestFormat::Hls => {
                 let names = delivery::grant_parameters(self.viewer.grant);
+                if delivery::refers_to_variables(self.body, &names) {
+                    return self.rewrite(Some(Fallback::VariableTaken));
+                }
                 let params = delivery::placeholders(&names, self.requested_pair);
                 let carry = delivery::query_carry(self.viewer.grant, params);
                 let mut rewritten = self.rewrite_carrying(Some(carry))?;
@@ -162,6 +165,9 @@ impl Job<'_> {
                 Ok(self.delivered(rewritten, Vec::new(), name))
             }
             ManifestFormat::Dash => {
+                if !delivery::mpd_stays_on_its_host(self.body, self.viewer.url) {
+                    return self.rewrite(Some(Fallback::ForeignHost));
+                }
                 let carry = delivery::query_carry(self.viewer.grant, "".into());
                 let mut rewritten = self.rewrite_carrying(Some(carry))?;
                 let stats = rewritten.stats;

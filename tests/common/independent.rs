@@ -337,7 +337,10 @@ pub fn issued(url: &str) -> Option<Issued> {
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .collect();
     let get = |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-    get("Signature")?;
+    // `{$Signature}`: a placeholder the player fills in (EXT-X-DEFINE), not a grant.
+    if get("Signature")?.starts_with("{$") {
+        return None;
+    }
     let own: Vec<&str> = query
         .split('&')
         .filter(|p| !p.is_empty() && !SIGNING.contains(&p.split('=').next().unwrap()))
