@@ -49,6 +49,9 @@ ENV_NAMES = [
     "HLS_KEY_PAIR_ID",
     "HLS_TRUSTED_KEYS",
     "HLS_MODE",
+    "HLS_DELIVERY",
+    "HLS_COOKIE_SAME_SITE",
+    "HLS_COOKIE_DOMAIN",
     "HLS_IP_PINNING",
     "HLS_IPV6_VIEWERS",
     "HLS_CONFINE_SEGMENTS",
@@ -369,7 +372,7 @@ class DistributionTest(TemplateCase):
         self.assertEqual(cors[0], "HasCorsOrigins")
         self.assertEqual(cors[1]["AccessControlAllowOrigins"]["Items"], ref("CorsOrigins"))
         self.assertEqual(cors[1]["AccessControlAllowMethods"]["Items"], ["GET", "HEAD"])
-        self.assertIs(cors[1]["AccessControlAllowCredentials"], False)
+        self.assertIs(cors[1]["AccessControlAllowCredentials"], True, "named origins only (CorsOrigins pattern)")
 
     def test_access_logging_is_optional(self):
         logging = self.distribution()["Logging"]["Fn::If"]
@@ -497,6 +500,22 @@ class FunctionTest(TemplateCase):
         self.assertEqual(self.t["Parameters"]["IpPinning"]["Default"], "inherit")
         self.assertEqual(self.t["Parameters"]["SigningMode"]["Default"], "wildcard")
         self.assertEqual(self.t["Parameters"]["HashAlgorithm"]["AllowedValues"], ["sha1", "sha256"])
+        self.assertEqual(self.t["Parameters"]["Delivery"]["AllowedValues"], ["rewrite", "cookies", "query"])
+        self.assertEqual(self.t["Parameters"]["Delivery"]["Default"], "rewrite", "cookies widen: opt-in")
+        self.assertEqual(env["HLS_DELIVERY"], ref("Delivery"))
+
+    def test_cors_allows_credentials_only_for_named_origins(self):
+        import re
+
+        pattern = re.compile(self.t["Parameters"]["CorsOrigins"]["AllowedPattern"])
+        for good in ["", "https://player.example.com", "http://127.0.0.1:8080"]:
+            self.assertTrue(pattern.match(good), good)
+        for bad in ["*", "https://*.example.com", "null", "https://a.example.com/path"]:
+            self.assertFalse(pattern.match(bad), bad)
+        props = self.resource("ResponseHeadersPolicy", "AWS::CloudFront::ResponseHeadersPolicy")
+        cors = props["ResponseHeadersPolicyConfig"]["CorsConfig"]["Fn::If"][1]
+        self.assertIs(cors["AccessControlAllowCredentials"], True)
+        self.assertEqual(cors["AccessControlAllowOrigins"]["Items"], ref("CorsOrigins"))
 
 
 # --------------------------------------------------- the CloudFront Function --
