@@ -34,7 +34,7 @@ lint:
 
 ## Criterion benches plus reference measurements from the same run, as one table.
 bench:
-	$(CARGO) bench --bench signing --bench rewrite --bench rewrite_mpd
+	$(CARGO) bench --bench signing --bench rewrite --bench rewrite_mpd --bench delivery
 	openssl speed -seconds 3 rsa2048 ecdsap256 > target/openssl-speed.txt 2>/dev/null
 	./bench/node-baseline.sh target/bench-rewrite
 	$(CARGO) build --release --bins

@@ -57,6 +57,7 @@ def main():
     print("target: aws-lc RSA <= 1.30x openssl rsa2048")
     print_rewrite(ROOT / "target" / "bench-rewrite")
     print_mpd(ROOT / "target" / "bench-rewrite")
+    print_delivery(ROOT / "target" / "bench-rewrite")
     print_load(ROOT / "target" / "bench-load" / "load.json")
     print_lambda(ROOT / "target" / "bench-rewrite" / "lambda.json")
     print_manifest(ROOT / "target" / "bench-rewrite" / "manifest.json")
@@ -188,6 +189,31 @@ def print_mpd(directory):
                 f"{name:<13}{mode:<11}{cells[0]:>12}{cells[1]:>12}"
                 f"{cells[2]:>10}{cells[3]:>11}{cells[4]:>11}{cells[5]:>7}"
             )
+
+
+def print_delivery(directory):
+    """Per reload of a 1000-segment live window (100 reloads), per delivery."""
+    sizes_path = directory / "delivery.json"
+    sizes = json.loads(sizes_path.read_text()) if sizes_path.exists() else {}
+    print()
+    print("Deliveries: a 1000-segment live window reloaded 100 times (warm instance), this run")
+    print(
+        f"{'delivery':<18}{'time/reload':>13}{'vs rewrite':>12}{'bytes raw':>11}"
+        f"{'gzip':>8}{'cookies':>9}{'wire':>8}{'signatures':>12}"
+    )
+    base = criterion_ns("delivery", "rewrite-wildcard_100-reloads")
+    for name in ("rewrite-wildcard", "rewrite-canned", "cookies", "define"):
+        ns = criterion_ns("delivery", f"{name}_100-reloads")
+        raw, gz, cookies, signatures = sizes.get(name, [None] * 4)
+        per = ns / 100 if ns else None
+        ratio = f"{ns / base:.2f}x" if ns and base else "-"
+        wire = gz + cookies if gz is not None else None
+        print(
+            f"{name:<18}{fmt_ns(per):>13}{ratio:>12}{raw if raw is not None else '-':>11}"
+            f"{gz if gz is not None else '-':>8}{cookies if cookies is not None else '-':>9}"
+            f"{wire if wire is not None else '-':>8}{signatures if signatures is not None else '-':>12}"
+        )
+    print("define: the same bytes for every viewer (edge-cacheable); cookies: the origin's bytes")
 
 
 def fmt_ns(ns):

@@ -101,7 +101,7 @@ impl Job<'_> {
             self.now,
         )?;
         let policy = limits.policy(resource);
-        let (params, _) =
+        let (params, hit) =
             self.rewriter
                 .cache()
                 .get_or_sign(self.rewriter.signer(), &policy, false)?;
@@ -125,7 +125,12 @@ impl Job<'_> {
             same_site: Some(self.cookies.same_site.to_owned()),
         };
         let carry = delivery::cookie_carry(resource, limits.ip_range);
-        let rewritten = self.rewrite_carrying(Some(carry))?;
+        let mut rewritten = self.rewrite_carrying(Some(carry))?;
+        if hit {
+            rewritten.stats.cache_hits += 1;
+        } else {
+            rewritten.stats.signatures += 1;
+        }
         Ok(self.delivered(
             rewritten,
             cookies.set_cookie_headers(&attributes),

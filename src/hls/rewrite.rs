@@ -257,13 +257,24 @@ impl Rewriter {
         // The base directory is checked once; plain relative references
         // below it then only need their own text checked.
         let base_directory_safe = crate::paths::check_path(base.directory()).is_ok();
+        let viewer_params = self.carry_for(carry, viewer.grant, &limits);
+        // A carry over the whole base directory (`…/dir/*` or above) covers
+        // every plain relative reference below it: decided once here.
+        let carry_covers_directory = viewer_params.as_ref().is_some_and(|carry| {
+            base_directory_safe
+                && crate::delivery::covers_tree(
+                    &carry.resource,
+                    &format!("{base_origin}{}", base.directory()),
+                )
+        });
         let mut job = Job {
             rewriter: self,
+            carry_covers_directory,
             base: &base,
             base_directory_safe,
             limits,
             confinement: self.options.confinement.map(|c| c.prefix(base.path())),
-            viewer_params: self.carry_for(carry, viewer.grant, &limits),
+            viewer_params,
             base_origin: &base_origin,
             stats: RewriteStats {
                 uris: uris.len(),
@@ -322,6 +333,8 @@ struct Job<'a> {
     confinement: Option<String>,
     /// The grant carried to the URIs it covers, when there is one.
     viewer_params: Option<Carry>,
+    /// Whether that carry covers everything under the base directory.
+    carry_covers_directory: bool,
     /// `scheme://authority` of the viewer URL.
     base_origin: &'a str,
     stats: RewriteStats,
@@ -444,6 +457,25 @@ impl<'a> Job<'a> {
     ) -> Result<Option<SignedReference<'a>>, SignRefError> {
         if reference.contains("{$") {
             return Ok(None);
+        }
+        // A carry over the base directory: a plain relative reference below
+        // it (not a child playlist that must be renamed) is covered as is.
+        if self.carry_covers_directory
+            && uri::is_plain_relative_path(reference)
+            && !reference.contains('*')
+            && check_relative(reference).is_ok()
+        {
+            if let Some(carry) = &self.viewer_params {
+                if !(carry.rename && ends_with_m3u8(reference)) {
+                    self.stats.signed += 1;
+                    self.stats.propagated += 1;
+                    return Ok(Some(SignedReference {
+                        path_len: reference.len(),
+                        rename: None,
+                        params: carry.params.clone(),
+                    }));
+                }
+            }
         }
         // A run of segments: the previous segment of the same shape (same
         // text but for the sequence number) shares its pattern grant. Every
