@@ -77,6 +77,16 @@ impl Job<'_> {
         }
     }
 
+    /// The limits of anything issued for this request (the rewriter's own).
+    fn limits(&self) -> Result<IssueLimits, RewriteError> {
+        Ok(IssueLimits::compute(
+            self.rewriter.options().limit_options(),
+            self.viewer.grant,
+            self.viewer.client_ip,
+            self.now,
+        )?)
+    }
+
     fn delivered(
         &self,
         rewritten: Rewritten,
@@ -94,12 +104,7 @@ impl Job<'_> {
     /// Cookies over the tree, under the request's limits; URIs they cover
     /// stay as they are, the rest are rewritten.
     fn issue_cookies(&self, resource: &str) -> Result<Delivered, RewriteError> {
-        let limits = IssueLimits::compute(
-            self.rewriter.options().limit_options(),
-            self.viewer.grant,
-            self.viewer.client_ip,
-            self.now,
-        )?;
+        let limits = self.limits()?;
         let policy = limits.policy(resource);
         let (params, hit) =
             self.rewriter
@@ -145,12 +150,7 @@ impl Job<'_> {
         let name = delivery::Delivery::Query.name_for(self.format);
         // Configured pinning the viewer's own grant does not carry: its
         // query cannot travel (it would bypass the pinning).
-        let limits = IssueLimits::compute(
-            self.rewriter.options().limit_options(),
-            self.viewer.grant,
-            self.viewer.client_ip,
-            self.now,
-        )?;
+        let limits = self.limits()?;
         if limits.ip_range != self.viewer.grant.policy().ip_range() {
             return self.rewrite(Some(Fallback::PinningDiffers));
         }
