@@ -8,9 +8,10 @@
 //!   outside the tree are rewritten.
 //! - [`Delivery::Query`]: the viewer's own signed query travels to every
 //!   URI by the player's standard mechanism — HLS `EXT-X-DEFINE:QUERYPARAM`
-//!   (protocol version 11) with `{$Policy}`-style placeholders, DASH
-//!   `UrlQueryInfo` (`urn:mpeg:dash:urlparam:2014`). No signature is made
-//!   and the manifest is the same bytes for every viewer.
+//!   (protocol version 11) with `{$Policy}` and `{$Signature}` placeholders
+//!   (the key pair id, shared by every viewer of a key, written as it is),
+//!   DASH `UrlQueryInfo` (`urn:mpeg:dash:urlparam:2014`). No signature is
+//!   made and the manifest is the same bytes for every viewer of a key.
 //!
 //! Security: a delivery never widens the viewer's grant. `Query` issues
 //! nothing. `Cookies` issues a policy over the tree, under the request's
@@ -250,32 +251,41 @@ pub fn refers_to_variables(playlist: &str, names: &[&str]) -> bool {
         .any(|name| playlist.contains(&format!("{{${name}}}")))
 }
 
-/// The signing parameters a viewer's URL grant carries, in the order the
-/// placeholders list them.
-pub fn grant_parameters(grant: &VerifiedGrant) -> Vec<&'static str> {
-    let mut names = vec![
+/// The signing parameters of a viewer's URL grant that differ per viewer
+/// and travel as variables (`Policy` or `Expires`, and `Signature`).
+pub fn grant_variables(grant: &VerifiedGrant) -> Vec<&'static str> {
+    vec![
         if grant.canned() { "Expires" } else { "Policy" },
         "Signature",
-        "Key-Pair-Id",
-    ];
-    if grant.hash() == HashAlgorithm::Sha256 {
-        names.push("Hash-Algorithm");
-    }
-    names
+    ]
 }
 
-/// `Policy={$Policy}&Signature={$Signature}&…`: the query each URI gets in
-/// HLS `query` delivery; the player substitutes the values of its own URL.
-/// `extra` pairs (the [`PARAMETER`] a viewer chose) follow literally.
-pub fn placeholders(names: &[&str], extra: Option<&str>) -> Arc<str> {
+/// The signing parameters every viewer of one key shares, written as they
+/// are: `Key-Pair-Id` (not secret) and `Hash-Algorithm` when the grant used
+/// SHA-256. Writing them literally keeps the variables to names without
+/// `-`, which players that restrict variable names (Shaka) substitute too.
+pub fn grant_constants(grant: &VerifiedGrant) -> String {
+    let mut out = format!("Key-Pair-Id={}", grant.key_pair_id());
+    if grant.hash() == HashAlgorithm::Sha256 {
+        out.push_str("&Hash-Algorithm=SHA256");
+    }
+    out
+}
+
+/// `Policy={$Policy}&Signature={$Signature}` then `constants`: the query
+/// each URI gets in HLS `query` delivery; the player substitutes the values
+/// of its own URL. `extra` pairs (the [`PARAMETER`] a viewer chose) follow.
+pub fn placeholders(names: &[&str], constants: &str, extra: Option<&str>) -> Arc<str> {
     let mut out = names
         .iter()
         .map(|name| format!("{name}={{${name}}}"))
         .collect::<Vec<_>>()
         .join("&");
-    if let Some(extra) = extra {
-        out.push('&');
-        out.push_str(extra);
+    for literal in [Some(constants), extra].into_iter().flatten() {
+        if !literal.is_empty() {
+            out.push('&');
+            out.push_str(literal);
+        }
     }
     Arc::from(out)
 }
@@ -542,11 +552,11 @@ mod tests {
     #[test]
     fn placeholders_name_each_parameter() {
         assert_eq!(
-            &*placeholders(&["Policy", "Signature", "Key-Pair-Id"], None),
-            "Policy={$Policy}&Signature={$Signature}&Key-Pair-Id={$Key-Pair-Id}"
+            &*placeholders(&["Policy", "Signature"], "Key-Pair-Id=K1", None),
+            "Policy={$Policy}&Signature={$Signature}&Key-Pair-Id=K1"
         );
         assert_eq!(
-            &*placeholders(&["Policy"], Some("hls-delivery=query")),
+            &*placeholders(&["Policy"], "", Some("hls-delivery=query")),
             "Policy={$Policy}&hls-delivery=query"
         );
     }

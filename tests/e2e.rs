@@ -406,6 +406,25 @@ fn hls_js_plays_with_the_query_carried_by_ext_x_define() {
 }
 
 #[test]
+fn shaka_plays_hls_with_the_query_carried_by_ext_x_define() {
+    let Some(result) =
+        chromium_plays_with("e2e-shaka-define", HLS, "shaka", "sign", Some("define"))
+    else {
+        return;
+    };
+    let urls = requested(&result);
+    let segments = segments(&urls);
+    assert!(!segments.is_empty(), "{urls:#?}");
+    for url in segments {
+        assert!(
+            url.contains("Policy=") && url.contains("&hls-delivery=define"),
+            "{url}"
+        );
+        assert!(!url.contains("{$") && !url.contains("%7B%24"), "{url}");
+    }
+}
+
+#[test]
 fn hls_js_plays_with_cookies_the_function_sets() {
     let Some(result) = chromium_plays_with(
         "e2e-hlsjs-cookies-delivery",

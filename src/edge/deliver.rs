@@ -156,11 +156,12 @@ impl Job<'_> {
         }
         match self.format {
             ManifestFormat::Hls => {
-                let names = delivery::grant_parameters(self.viewer.grant);
+                let names = delivery::grant_variables(self.viewer.grant);
                 if delivery::refers_to_variables(self.body, &names) {
                     return self.rewrite(Some(Fallback::VariableTaken));
                 }
-                let params = delivery::placeholders(&names, self.requested_pair);
+                let constants = delivery::grant_constants(self.viewer.grant);
+                let params = delivery::placeholders(&names, &constants, self.requested_pair);
                 let carry = delivery::query_carry(self.viewer.grant, params);
                 let mut rewritten = self.rewrite_carrying(Some(carry))?;
                 match delivery::declare_query_params(&rewritten.body, &names) {
