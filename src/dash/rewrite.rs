@@ -352,7 +352,7 @@ impl Planner<'_> {
         if let Some(carry) = self.viewer_params.as_ref().filter(|c| !c.rename) {
             let covered = targets.iter().all(|t| {
                 let url = UrlParts::split(t.as_str_without_fragment()).without_signing_parameters();
-                wildcard_match(&carry.resource, &url)
+                t.same_origin(self.base) && wildcard_match(&carry.resource, &url)
             });
             if covered {
                 return Plan::Propagate {
@@ -412,8 +412,11 @@ impl Planner<'_> {
     fn propagated(&self, urls: &[String]) -> Option<Arc<str>> {
         let carry = self.viewer_params.as_ref()?;
         let (resource, params) = (carry.resource.as_str(), &carry.params);
+        // Only on the MPD's own origin: a carried grant (the viewer's own
+        // parameters) never goes to another host, extra hosts included.
+        let own = format!("{}://{}/", self.base.scheme(), self.base.authority());
         urls.iter()
-            .all(|url| wildcard_match(resource, url))
+            .all(|url| url.starts_with(&own) && wildcard_match(resource, url))
             .then(|| params.clone())
     }
 
@@ -424,6 +427,10 @@ impl Planner<'_> {
     fn propagated_pattern(&self, pattern: &str) -> Option<Arc<str>> {
         let carry = self.viewer_params.as_ref()?;
         let (resource, params) = (carry.resource.as_str(), &carry.params);
+        let own = format!("{}://{}/", self.base.scheme(), self.base.authority());
+        if !pattern.starts_with(&own) {
+            return None;
+        }
         let covers = resource == pattern
             || resource
                 .strip_suffix('*')

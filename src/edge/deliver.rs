@@ -41,6 +41,9 @@ pub struct Job<'a> {
 
 impl Job<'_> {
     pub fn run(&self, plan: Plan) -> Result<Delivered, RewriteError> {
+        if let Some(reason) = delivery::refusal(self.format, self.body) {
+            return Err(RewriteError::Unsafe(reason));
+        }
         match plan {
             Plan::Rewrite { fallback } => self.rewrite(fallback),
             Plan::ViewerCookies => {
@@ -156,14 +159,19 @@ impl Job<'_> {
         }
         match self.format {
             ManifestFormat::Hls => {
-                let names = delivery::grant_variables(self.viewer.grant);
-                if delivery::refers_to_variables(self.body, &names) {
-                    return self.rewrite(Some(Fallback::VariableTaken));
+                if delivery::steers(self.body) {
+                    return self.rewrite(Some(Fallback::ContentSteering));
                 }
+                let names = delivery::grant_variables(self.viewer.grant);
                 let constants = delivery::grant_constants(self.viewer.grant);
                 let params = delivery::placeholders(&names, &constants, self.requested_pair);
                 let carry = delivery::query_carry(self.viewer.grant, params);
                 let mut rewritten = self.rewrite_carrying(Some(carry))?;
+                // Every child playlist must come back through the function:
+                // one the player loads directly could import the variables.
+                if rewritten.stats.direct_playlists > 0 {
+                    return self.rewrite(Some(Fallback::ChildPlaylistDirect));
+                }
                 match delivery::declare_query_params(&rewritten.body, &names) {
                     Ok(body) => rewritten.body = body,
                     Err(_) => return self.rewrite(Some(Fallback::VariableTaken)),
@@ -171,8 +179,8 @@ impl Job<'_> {
                 Ok(self.delivered(rewritten, Vec::new(), name))
             }
             ManifestFormat::Dash => {
-                if !delivery::mpd_stays_on_its_host(self.body, self.viewer.url) {
-                    return self.rewrite(Some(Fallback::ForeignHost));
+                if let Some(obstacle) = delivery::url_query_obstacle(self.body, self.viewer.url) {
+                    return self.rewrite(Some(obstacle));
                 }
                 let carry = delivery::query_carry(self.viewer.grant, "".into());
                 let mut rewritten = self.rewrite_carrying(Some(carry))?;

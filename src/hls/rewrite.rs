@@ -133,6 +133,11 @@ pub enum RewriteError {
     Grant(#[from] GrantError),
     #[error(transparent)]
     Sign(#[from] SignError),
+    /// The manifest asks the player to copy the viewer's query somewhere
+    /// (see [`crate::delivery::refusal`]); served, it would hand the
+    /// viewer's signature to URLs its author chose.
+    #[error("the manifest {0}")]
+    Unsafe(&'static str),
 }
 
 /// Counts for logs and metrics.
@@ -155,6 +160,10 @@ pub struct RewriteStats {
     pub unsigned_reason: Option<Unsigned>,
     /// Signatures computed for this playlist.
     pub signatures: usize,
+    /// URIs that may name a playlist (variants, renditions, I-frame and
+    /// image playlists, interstitial assets, unknown tags, any `.m3u8` or
+    /// `.m3u`) and are not routed back through the function.
+    pub direct_playlists: usize,
     /// Signatures found in the cache.
     pub cache_hits: usize,
 }
@@ -289,7 +298,12 @@ impl Rewriter {
             let reference = &playlist[found.range.clone()];
             body.push_str(&playlist[copied..found.range.start]);
             copied = found.range.end;
-            match job.sign_reference(reference, found.carrier) {
+            let result = job.sign_reference(reference, found.carrier);
+            let through_function = matches!(&result, Ok(Some(s)) if s.rename.is_some());
+            if !through_function && may_be_playlist(found.carrier, reference) {
+                job.stats.direct_playlists += 1;
+            }
+            match result {
                 Ok(Some(signed)) => signed.write_to(reference, &mut body),
                 Ok(None) => {
                     job.stats.untouched += 1;
@@ -418,6 +432,28 @@ const M3U8: &str = ".m3u8";
 /// case-sensitive origin; such a URI is granted as a plain file.
 fn ends_with_m3u8(path: &str) -> bool {
     path.ends_with(M3U8)
+}
+
+/// Whether a URI may name a playlist, which a player loads and reads
+/// (variables included) without the function when it is not renamed.
+fn may_be_playlist(carrier: Carrier, reference: &str) -> bool {
+    let path = reference.split(['?', '#']).next().unwrap_or("");
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".m3u8")
+        || lower.ends_with(".m3u")
+        || matches!(
+            carrier,
+            Carrier::VariantStream
+                | Carrier::OtherAttribute
+                | Carrier::Attribute {
+                    tag: "EXT-X-MEDIA"
+                        | "EXT-X-I-FRAME-STREAM-INF"
+                        | "EXT-X-IMAGE-STREAM-INF"
+                        | "EXT-X-RENDITION-REPORT"
+                        | "EXT-X-DATERANGE",
+                    ..
+                }
+        )
 }
 
 /// Whether a carrier names a media segment or part: the URIs that come in
@@ -555,7 +591,9 @@ impl<'a> Job<'a> {
         // written, stays as it is (a child playlist then goes straight to
         // the origin).
         if let Some(carry) = self.viewer_params.as_ref().filter(|c| !c.rename) {
-            if wildcard_match(&carry.resource, &target_url(&origin, &path, query)) {
+            if origin == self.base_origin
+                && wildcard_match(&carry.resource, &target_url(&origin, &path, query))
+            {
                 self.stats.signed += 1;
                 self.stats.propagated += 1;
                 return Ok(Some(SignedReference {
@@ -576,7 +614,13 @@ impl<'a> Job<'a> {
             None => path,
         };
         let target_url = target_url(&origin, &path, query);
-        let propagated = self.propagated(&target_url, child_playlist);
+        // A carried grant stays on the playlist's own origin (never handed
+        // to an extra host).
+        let propagated = if origin == self.base_origin {
+            self.propagated(&target_url, child_playlist)
+        } else {
+            None
+        };
         let params = match propagated {
             Some(params) => {
                 self.stats.propagated += 1;
