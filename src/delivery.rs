@@ -97,6 +97,34 @@ impl FromStr for Delivery {
     }
 }
 
+/// Whether a query pair is the delivery choice ([`PARAMETER`]).
+pub fn is_choice(pair: &str) -> bool {
+    pair.split_once('=').map_or(pair, |(name, _)| name) == PARAMETER
+}
+
+/// The delivery a URL's query asks for, with its pair as written; an
+/// unknown value, or two different ones, is an error (a clear refusal, not
+/// a silent default).
+///
+/// ```
+/// use hls_edge_signer::delivery::{requested, Delivery};
+/// assert_eq!(requested("a=1&hls-delivery=define"), Ok(Some((Delivery::Query, "hls-delivery=define"))));
+/// assert_eq!(requested("a=1"), Ok(None));
+/// assert!(requested("hls-delivery=all").is_err());
+/// ```
+pub fn requested(query: &str) -> Result<Option<(Delivery, &str)>, String> {
+    let mut found = None;
+    for pair in query.split('&').filter(|pair| is_choice(pair)) {
+        let value = pair.split_once('=').map_or("", |(_, value)| value);
+        let delivery: Delivery = value.parse()?;
+        if found.is_some_and(|(seen, _)| seen != delivery) {
+            return Err(format!("{PARAMETER} given twice"));
+        }
+        found = Some((delivery, pair));
+    }
+    Ok(found)
+}
+
 /// Why the delivery asked for was not used (the manifest is rewritten).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fallback {

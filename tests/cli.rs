@@ -614,3 +614,43 @@ fn manifest_rewrites_an_mpd_by_the_url_suffix_or_format() {
     assert!(stderr(&out).contains("malformed XML"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
 }
+
+/// `manifest --delivery` goes through the function's delivery path: cookies
+/// (Set-Cookie lines on standard error, the playlist as it is), a choice the
+/// grant cannot carry falling back to rewriting, and an unknown value refused.
+#[test]
+fn manifest_delivers_as_the_function_does() {
+    let (dir, private, _) = keys("ecdsa");
+    let media = "#EXTM3U\n#EXTINF:4,\nseg-1.ts\n#EXTINF:4,\nseg-2.ts\n";
+    let out = manifest(dir.path(), &private, media, &["--delivery", "cookies"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), media);
+    let cookies: Vec<String> = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("Set-Cookie: CloudFront-"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(cookies.len(), 4, "{}", stderr(&out));
+    for cookie in &cookies {
+        assert!(
+            cookie.ends_with("; Path=/videos/; Secure; HttpOnly; SameSite=Lax"),
+            "{cookie}"
+        );
+    }
+    // The key holder's own grant for --url is canned: it cannot travel.
+    let out = manifest(dir.path(), &private, media, &["--delivery", "query"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not used: canned_grant"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("seg-1.ts?Policy=") && !stdout(&out).contains("EXT-X-DEFINE"),
+        "{}",
+        stdout(&out)
+    );
+    let out = manifest(dir.path(), &private, media, &["--delivery", "everything"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("delivery"), "{}", stderr(&out));
+}

@@ -12,11 +12,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hls_edge_signer::config::{Config, ConfigBuilder, RawConfig};
+use hls_edge_signer::delivery;
+use hls_edge_signer::edge::deliver::{CookieSettings, Job};
 use hls_edge_signer::edge::lambda::handle_event;
 use hls_edge_signer::edge::Handler;
 use hls_edge_signer::grant::Expiry;
 use hls_edge_signer::hls::rewrite::{Mode, Rewriter, Viewer};
 use hls_edge_signer::keys::generate_pem;
+use hls_edge_signer::manifest::ManifestFormat;
 use hls_edge_signer::signed_url::{CookieAttributes, UrlParts};
 use hls_edge_signer::verify::{parse_cookie_header, GrantSource};
 use hls_edge_signer::{
@@ -130,6 +133,12 @@ enum Command {
         /// text is an XML document with an MPD root, else HLS).
         #[arg(long, value_enum, default_value_t = Format::Auto)]
         format: Format,
+        /// How URIs reach their grants: rewrite, cookies (Set-Cookie lines on
+        /// standard error), query (define / urlquery). Default: the
+        /// configured delivery, or `hls-delivery=` in --url, as the function
+        /// chooses (a viewer's choice never widens its grant).
+        #[arg(long, value_name = "DELIVERY")]
+        delivery: Option<String>,
         /// A public key of the key group as KEY_PAIR_ID=PEM_FILE (repeatable),
         /// for verifying the grant in --url.
         #[arg(long = "public-key", value_name = "ID=FILE")]
@@ -464,6 +473,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             extra_hosts,
             confine_segments,
             format,
+            delivery,
             public_keys,
             config,
             now: at,
@@ -478,6 +488,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 extra_hosts: (!extra_hosts.is_empty()).then_some(extra_hosts),
                 confine_segments,
                 hash: key.hash.map(|h| h.to_string()),
+                delivery,
                 ..RawConfig::default()
             };
             let mut config = cli_config(
@@ -550,13 +561,43 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     }
                 }
             };
-            let rewritten = if dash {
-                rewriter.rewrite_mpd(&playlist, &viewer, at)
-            } else {
-                rewriter.rewrite(&playlist, &viewer, at)
+            // The same delivery path as the function's.
+            let query = UrlParts::split(&url).query.unwrap_or("");
+            let requested = delivery::requested(query).map_err(|e| format!("--url: {e}"))?;
+            let plan = delivery::choose(
+                config.delivery,
+                requested.map(|(choice, _)| choice),
+                &grant,
+                delivery::tree(&url),
+            );
+            let job = Job {
+                rewriter: &rewriter,
+                format: if dash {
+                    ManifestFormat::Dash
+                } else {
+                    ManifestFormat::Hls
+                },
+                body: &playlist,
+                viewer,
+                now: at,
+                requested_pair: requested.map(|(_, pair)| pair),
+                cookies: CookieSettings {
+                    domain: config.cookie_domain.as_deref(),
+                    same_site: &config.cookie_same_site,
+                },
+            };
+            let delivered = job.run(plan).map_err(|e| format!("{input}: {e}"))?;
+            print!("{}", delivered.rewritten.body);
+            for cookie in &delivered.set_cookies {
+                eprintln!("Set-Cookie: {cookie}");
             }
-            .map_err(|e| format!("{input}: {e}"))?;
-            print!("{}", rewritten.body);
+            if let Some(fallback) = delivered.fallback {
+                eprintln!(
+                    "hls-sign: delivery rewrite (the one asked for was not used: {})",
+                    fallback.as_str()
+                );
+            }
+            let rewritten = delivered.rewritten;
             let stats = rewritten.stats;
             eprintln!(
                 "hls-sign: {} URIs, {} signed ({} propagated, {} renamed), {} untouched, {} unsigned{}, {} signatures, expires {}",

@@ -13,7 +13,7 @@ use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::config::Config;
-use crate::delivery::{self, Delivery, Fallback};
+use crate::delivery::{self, Fallback};
 use crate::hls::rewrite::{Rewriter, Viewer};
 use crate::manifest::{Route, Routes};
 use crate::origin::{Origin, OriginError};
@@ -150,7 +150,7 @@ impl Handler {
                 log,
             ));
         }
-        let requested = requested_delivery(&request.query).map_err(|reason| {
+        let requested = delivery::requested(&request.query).map_err(|reason| {
             Refusal::new(StatusCode::BAD_REQUEST, "unknown delivery", log).with_detail(reason, log)
         })?;
         crate::paths::check_path(&request.path).map_err(|reason| {
@@ -343,7 +343,7 @@ impl Handler {
         };
         let own_query: Vec<&str> = UrlParts::query_only(&request.query)
             .own_pairs()
-            .filter(|pair| !is_delivery_pair(pair))
+            .filter(|pair| !delivery::is_choice(pair))
             .collect();
         if !own_query.is_empty() {
             origin_url.push('?');
@@ -407,26 +407,6 @@ impl Handler {
             }
         }
     }
-}
-
-/// Whether a query pair is the delivery choice (it never reaches the origin).
-fn is_delivery_pair(pair: &str) -> bool {
-    pair.split_once('=').map_or(pair, |(name, _)| name) == delivery::PARAMETER
-}
-
-/// The delivery a viewer's URL asks for, with its pair as written; an
-/// unknown value is an error (a clear 400, not a silent default).
-fn requested_delivery(query: &str) -> Result<Option<(Delivery, &str)>, String> {
-    let mut found = None;
-    for pair in query.split('&').filter(|pair| is_delivery_pair(pair)) {
-        let value = pair.split_once('=').map_or("", |(_, value)| value);
-        let delivery: Delivery = value.parse()?;
-        if found.is_some_and(|(seen, _)| seen != delivery) {
-            return Err(format!("{} given twice", delivery::PARAMETER));
-        }
-        found = Some((delivery, pair));
-    }
-    Ok(found)
 }
 
 /// A DNS name or IPv4 address, optionally with a port.
