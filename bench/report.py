@@ -213,7 +213,7 @@ def print_delivery(directory):
             f"{gz if gz is not None else '-':>8}{cookies if cookies is not None else '-':>9}"
             f"{wire if wire is not None else '-':>8}{signatures if signatures is not None else '-':>12}"
         )
-    print("define: the same bytes for every viewer (edge-cacheable); cookies: the origin's bytes")
+    print("define: the same bytes for every viewer of a key; cookies: the origin's bytes")
 
 
 def fmt_ns(ns):
