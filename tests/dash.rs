@@ -799,3 +799,65 @@ fn absurd_template_widths_are_left_unsigned_never_expanded() {
         assert_eq!(out.stats.signatures, 0, "width {width}");
     }
 }
+
+/// Rewrites `mpd` at `https://DIST/v/stream._mpd` in `mode`.
+fn rewrite_inline(mode: Mode, mpd: &str) -> String {
+    let s = setup(mode, &[]);
+    let url = format!("https://{DIST}/v/stream._mpd");
+    let viewer_url = format!("{url}?{}", s.viewer_query(&url));
+    let grant = verify_request(&viewer_url, &[], &s.trusted, NOW, None).unwrap();
+    let viewer = Viewer {
+        url: &viewer_url,
+        grant: &grant,
+        client_ip: None,
+    };
+    s.rewriter.rewrite_mpd(mpd, &viewer, NOW).unwrap().body
+}
+
+#[test]
+fn patterns_never_reach_past_their_own_file_names() {
+    // A file name made only of wildcards covers `k.ts?.m4s` (S3: `k.ts`).
+    let numbered = "<MPD type=\"static\" mediaPresentationDuration=\"PT60S\"><Period>\
+        <AdaptationSet><Representation id=\"a\" bandwidth=\"1\">\
+        <SegmentTemplate duration=\"2\" media=\"$Number%05d$.m4s\"/>\
+        </Representation></AdaptationSet></Period></MPD>";
+    // Targets merged across Representations with a `*` in a directory name
+    // (`…/v/*00/init.mp4` covers `…/v/secret.mp4?x=00/init.mp4`).
+    let merged = "<MPD type=\"static\"><Period><AdaptationSet>\
+        <SegmentList><Initialization sourceURL=\"init.mp4\"/></SegmentList>\
+        <Representation id=\"a\" bandwidth=\"1\"><BaseURL>800/</BaseURL></Representation>\
+        <Representation id=\"b\" bandwidth=\"2\"><BaseURL>1000/</BaseURL></Representation>\
+        </AdaptationSet></Period></MPD>";
+    for mode in [Mode::Wildcard, Mode::Canned, Mode::Propagate] {
+        for mpd in [numbered, merged] {
+            for (text, resource) in resources(&rewrite_inline(mode, mpd)) {
+                let name = &resource[resource.rfind('/').unwrap() + 1..];
+                assert!(!name.starts_with("??"), "{mode} {text}: {resource}");
+                let star = resource.find('*');
+                assert!(
+                    star.is_none_or(|at| !resource[at..].contains('/')),
+                    "{mode} {text}: {resource}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_segment_list_merged_across_representations_is_not_a_run() {
+    // Canned mode merges `a80/a1.m4s` and `a90/a1.m4s` into `a?0/a1.m4s`: a
+    // pattern, but not one that covers the next entry `a2.m4s`.
+    let mpd = "<MPD type=\"static\"><Period><AdaptationSet>\
+        <SegmentList><SegmentURL media=\"a1.m4s\"/><SegmentURL media=\"a2.m4s\"/></SegmentList>\
+        <Representation id=\"a\" bandwidth=\"1\"><BaseURL>a80/</BaseURL></Representation>\
+        <Representation id=\"b\" bandwidth=\"2\"><BaseURL>a90/</BaseURL></Representation>\
+        </AdaptationSet></Period></MPD>";
+    let s = setup(Mode::Canned, &[]);
+    let out = rewrite_inline(Mode::Canned, mpd);
+    let reading = read(&out, &format!("https://{DIST}/v/stream._mpd")).unwrap();
+    assert_eq!(reading.requests.len(), 4, "{out}");
+    for request in &reading.requests {
+        verify_request(&request.url, &[], &s.trusted, NOW + 1, None)
+            .unwrap_or_else(|r| panic!("{}: {r}", request.url));
+    }
+}

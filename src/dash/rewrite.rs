@@ -3,8 +3,9 @@
 //!
 //! URLs resolve the DASH way: a `BaseURL` resolves against the level above
 //! it (MPD → Period → AdaptationSet → Representation, the MPD's own URL at
-//! the top), several `BaseURL`s at one level are alternatives (each one is
-//! granted), and a segment URL resolves against the `BaseURL`s in effect
+//! the top), several `BaseURL`s at one level are alternatives (only the
+//! first signable one is granted: a player that fails over to another gets
+//! `403`), and a segment URL resolves against the `BaseURL`s in effect
 //! for its Representation (a query on a `BaseURL` is not inherited: RFC 3986
 //! drops it). URLs on other hosts are left alone.
 //!
@@ -16,10 +17,11 @@
 //! Representation it applies to; `$Number$` becomes as many `?` as its
 //! digits when the presentation bounds them to one width (`$Number%05d$`
 //! over a static presentation), else `*`, as do `$Time$` and `$SubNumber$`.
-//! The patterns of all Representations and BaseURL alternatives merge into
-//! one ([`scope::merge_patterns`]). A template whose pattern would not end
-//! in a literal extension is left unsigned: it would cover every file in its
-//! directory. A live MPD (`type="dynamic"`) uses `*` for the number, so its
+//! The patterns of all Representations merge into one
+//! ([`scope::merge_patterns`]). A pattern — a template's, or targets merged
+//! across Representations — that could reach past its own file names (no
+//! literal extension, a `*` before the file name, a name starting with
+//! wildcards) is left unsigned outside `directory` mode (`pattern_obstacle`). A live MPD (`type="dynamic"`) uses `*` for the number, so its
 //! URLs stay identical across refreshes within an expiry bucket.
 //!
 //! The signing parameters are appended to the attribute or text, `&` written
@@ -56,6 +58,9 @@ enum Plan {
         canned: bool,
         /// Byte offset (in the raw value) of a final `.mpd` to rename.
         rename_at: Option<usize>,
+        /// The grant covers the next entries of a SegmentURL run (a digit
+        /// pattern, or a directory): they share it without planning.
+        run: bool,
     },
     /// The viewer's own parameters (`propagate` mode, its policy covers
     /// every target).
@@ -157,10 +162,8 @@ impl Rewriter {
                     resource,
                     canned,
                     rename_at,
+                    run: pattern,
                 } => {
-                    // A digit pattern, or a directory grant (directory mode):
-                    // either covers the run's next entries (same directory).
-                    let pattern = resource.contains('?') || resource.ends_with("/*");
                     let escaped = match &last {
                         Some((r, c, escaped)) if *r == resource && *c == canned => {
                             stats.cache_hits += 1;
@@ -218,6 +221,44 @@ impl Rewriter {
             stats,
         })
     }
+}
+
+/// After the last wildcard, a literal `.ext` in the file name: the pattern
+/// covers its own files, not their directory.
+fn has_extension(resource: &str) -> bool {
+    let tail = &resource[resource.rfind(['*', '?']).map_or(0, |i| i + 1)..];
+    tail.rfind('.')
+        .is_some_and(|dot| dot + 1 < tail.len() && !tail[dot..].contains('/'))
+}
+
+/// Why a pattern may not be issued outside `directory` mode, if it may not.
+///
+/// CloudFront matches a Resource against the query too, and its `?` stands
+/// for any character, the query's `?` and `/` included. So a `*` reaches
+/// every URL that starts with the literal text before it
+/// (`…/hd/seg-*.m4s` covers `…/hd/seg-x?.m4s`), and a file name that
+/// starts with wildcards reaches the directory's short names
+/// (`…/v/?????.m4s` covers `…/v/k.ts?.m4s`, which S3 serves as `k.ts`).
+/// A pattern therefore needs a literal extension after its last wildcard,
+/// no `*` before its file name, and a file name that starts with a literal
+/// character (or one `?`, which can only stand for the query's own `?`
+/// in front of the rest: the directory itself).
+fn pattern_obstacle(resource: &str) -> Option<Unsigned> {
+    if !resource.contains(['*', '?']) {
+        return None;
+    }
+    if !has_extension(resource) {
+        return Some(Unsigned::TemplateWithoutExtension);
+    }
+    let name = &resource[resource.rfind('/').map_or(0, |i| i + 1)..];
+    let leading = name.chars().take_while(|c| matches!(c, '*' | '?')).count();
+    let star_outside_name = resource
+        .find('*')
+        .is_some_and(|star| resource[star..].contains('/'));
+    if leading >= 2 || name.starts_with('*') || star_outside_name {
+        return Some(Unsigned::TemplateReachesDirectory);
+    }
+    None
 }
 
 /// The length of `url`'s path and query (everything after the authority).
@@ -396,14 +437,51 @@ impl Planner<'_> {
                 }
             })
             .collect();
-        match scope::merge_patterns(&resources) {
-            Some(resource) => Plan::Sign {
-                canned: resources.iter().all(|r| *r == resource && urls.contains(r))
-                    && self.limits.allows_canned(),
+        let Some(resource) = scope::merge_patterns(&resources) else {
+            return Plan::Untouched;
+        };
+        let exact = resources.iter().all(|r| *r == resource && urls.contains(r));
+        if exact {
+            return Plan::Sign {
+                canned: self.limits.allows_canned(),
                 resource,
                 rename_at,
-            },
-            None => Plan::Untouched,
+                run: false,
+            };
+        }
+        // A pattern: a digit pattern per target, or targets merged across
+        // Representations; held to the same rules as a template's. Only a
+        // digit pattern or a directory (each target's own, before merging)
+        // covers the next entries of a SegmentURL run.
+        let run = slot.kind == SlotKind::SegmentUrlMedia
+            && resources.iter().zip(&urls).all(|(r, u)| r != u);
+        self.pattern_plan(resource, rename_at, run)
+    }
+
+    /// The plan for a pattern `resource` (targets merged, a template
+    /// expanded): outside `directory` mode, only a pattern that cannot
+    /// reach past its own file names ([`pattern_obstacle`]); in `directory`
+    /// mode, the directory above its first wildcard.
+    fn pattern_plan(&self, resource: String, rename_at: Option<usize>, run: bool) -> Plan {
+        if self.rewriter.options().mode == Mode::Directory {
+            let literal = &resource[..resource.find(['*', '?']).unwrap_or(resource.len())];
+            let directory = &literal[..literal.rfind('/').map_or(0, |i| i + 1)];
+            return Plan::Sign {
+                resource: format!("{directory}*"),
+                canned: false,
+                rename_at,
+                run,
+            };
+        }
+        if let Some(reason) = pattern_obstacle(&resource) {
+            return Plan::Unsigned(reason);
+        }
+        let wild = resource.contains(['*', '?']);
+        Plan::Sign {
+            canned: !wild && self.limits.allows_canned(),
+            resource,
+            rename_at: if wild { None } else { rename_at },
+            run: run && wild,
         }
     }
 
@@ -499,14 +577,7 @@ impl Planner<'_> {
         let Some(resource) = scope::merge_patterns(&patterns) else {
             return Plan::Untouched;
         };
-        // After the last wildcard, a literal `.ext` in the file name: the
-        // pattern covers the template's segments, not its directory.
-        let tail = &resource[resource.rfind(['*', '?']).map_or(0, |i| i + 1)..];
-        let has_extension = tail.rfind('.').is_some_and(|dot| {
-            dot + 1 < tail.len() && !tail[dot..].contains('/') && !tail[dot..].contains('?')
-        });
-        let wild = resource.contains(['*', '?']);
-        if wild && !has_extension {
+        if resource.contains(['*', '?']) && !has_extension(&resource) {
             return Plan::Unsigned(Unsigned::TemplateWithoutExtension);
         }
         if let Some(params) = self.propagated_pattern(&resource) {
@@ -515,36 +586,7 @@ impl Planner<'_> {
                 rename_at: None,
             };
         }
-        // CloudFront matches a Resource against the query too, so a `*`
-        // reaches every URL that starts with the literal text before it
-        // (`…/hd/seg-*.m4s` covers `…/hd/seg-x?.m4s`). The first `*` must
-        // therefore sit in the file name, after a literal part of it: a
-        // variable in a directory name, or starting a file name, would
-        // grant a whole directory, which only `directory` mode does.
-        if self.rewriter.options().mode != Mode::Directory {
-            if let Some(star) = resource.find('*') {
-                let name_start = resource[..star].rfind('/').map_or(0, |i| i + 1);
-                let literal_name = resource[name_start..star].chars().any(|c| c != '?');
-                if resource[star..].contains('/') || !literal_name {
-                    return Plan::Unsigned(Unsigned::TemplateReachesDirectory);
-                }
-            }
-        }
-        if self.rewriter.options().mode == Mode::Directory {
-            // The directory above the first wildcard.
-            let literal = &resource[..resource.find(['*', '?']).unwrap_or(resource.len())];
-            let directory = &literal[..literal.rfind('/').map_or(0, |i| i + 1)];
-            return Plan::Sign {
-                resource: format!("{directory}*"),
-                canned: false,
-                rename_at: None,
-            };
-        }
-        Plan::Sign {
-            canned: !wild && self.limits.allows_canned(),
-            resource,
-            rename_at: None,
-        }
+        self.pattern_plan(resource, None, false)
     }
 
     /// The template with `$RepresentationID$` and `$Bandwidth$` substituted
