@@ -134,10 +134,9 @@ pub enum Fallback {
     CannedGrant,
     /// The viewer's grant does not cover the manifest's tree.
     GrantDoesNotCoverTree,
-    /// The playlist already defines one of the variable names.
-    VariableTaken,
-    /// Some URL the viewer's grant does not cover: the player would add the
-    /// query to a signed URL too.
+    /// Some URI the viewer's grant does not cover: signed, it would hold
+    /// this viewer's signature in a manifest meant to be the same for every
+    /// viewer (and in DASH the player would add the query to it too).
     NotAllCovered,
     /// Configured pinning differs from the viewer's own IP condition.
     PinningDiffers,
@@ -165,7 +164,6 @@ impl Fallback {
             Self::CookiesWouldWiden => "cookies_would_widen",
             Self::CannedGrant => "canned_grant",
             Self::GrantDoesNotCoverTree => "grant_does_not_cover_tree",
-            Self::VariableTaken => "variable_taken",
             Self::NotAllCovered => "not_all_covered",
             Self::PinningDiffers => "pinning_differs",
             Self::ForeignHost => "foreign_host",
@@ -185,8 +183,9 @@ pub enum Plan {
     Rewrite { fallback: Option<Fallback> },
     /// The viewer's own cookies cover the tree: URIs they cover stay.
     ViewerCookies,
-    /// Set cookies for `resource` (the tree) and leave what they cover.
-    IssueCookies { resource: String },
+    /// Set cookies for the manifest's tree (`https://host/dir/`, the policy
+    /// covering it with a final `*`) and leave what they cover.
+    IssueCookies { tree: String },
     /// The viewer's query travels (placeholders / `UrlQueryInfo`).
     Query,
 }
@@ -251,7 +250,7 @@ pub fn choose(
             }
             if covers || opted_in {
                 Plan::IssueCookies {
-                    resource: format!("{tree}*"),
+                    tree: tree.to_owned(),
                 }
             } else {
                 rewrite(Fallback::CookiesWouldWiden)
@@ -263,10 +262,16 @@ pub fn choose(
     }
 }
 
+/// The path of a tree (`/v/hd/` for `https://host/v/hd/`).
+pub fn tree_path(tree: &str) -> Option<String> {
+    AbsoluteUrl::parse(tree)
+        .ok()
+        .map(|url| url.path().to_owned())
+}
+
 /// Whether the tree is the distribution's root (`https://host/`).
 fn is_root(tree: &str) -> bool {
-    let after_scheme = tree.find("://").map_or(0, |i| i + 3);
-    tree[after_scheme..].find('/') == Some(tree.len() - after_scheme - 1)
+    tree_path(tree).as_deref() == Some("/")
 }
 
 /// The signing parameters, as players' variable names (case-sensitive).

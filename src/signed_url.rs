@@ -130,6 +130,19 @@ pub struct SignedCookies {
 }
 
 impl SignedCookies {
+    /// The cookies for signing parameters in query form
+    /// (`Policy=…&Signature=…&Key-Pair-Id=…`, as [`SignatureParams::to_query`]
+    /// writes them and the signature cache keeps them).
+    pub fn from_query(query: &str) -> Self {
+        Self {
+            cookies: query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(name, value)| (format!("CloudFront-{name}"), value.to_owned()))
+                .collect(),
+        }
+    }
+
     /// One ready `Set-Cookie` header value per cookie.
     pub fn set_cookie_headers(&self, attributes: &CookieAttributes) -> Vec<String> {
         self.cookies

@@ -463,6 +463,8 @@ proptest! {
         }
         if out.name == "define" {
             prop_assert!(!out.rewritten.body.contains(&viewer_signature), "viewer's signature written");
+            // Nothing signed for this viewer in a manifest meant for all.
+            prop_assert!(issued_grants(&out.rewritten.body, &base).is_empty(), "a grant in a define manifest");
             prop_assert!(out.rewritten.body.contains("#EXT-X-DEFINE:QUERYPARAM=\"Signature\""));
         }
     }

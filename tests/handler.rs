@@ -972,6 +972,22 @@ async fn query_delivery_never_hands_the_viewers_grant_to_a_url_the_manifest_chos
     assert_eq!(response["statusCode"], 200, "{log:?}");
     assert_eq!(log.delivery_fallback, Some("child_playlist_direct"));
     assert!(!response["body"].as_str().unwrap().contains("EXT-X-DEFINE"));
+    // A URI the viewer's policy does not cover would be signed for this
+    // viewer, in a manifest that is otherwise the same for every viewer.
+    std::fs::write(
+        dir.join("u/outside.m3u8"),
+        "#EXTM3U\n#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"../keys/k.key\"\n\
+         #EXT-X-STREAM-INF:BANDWIDTH=1\nhd/index.m3u8\n",
+    )
+    .unwrap();
+    let (response, log) = run(
+        &h,
+        delivery_event("/u/outside._m3u8", &grant, "hls-delivery=define"),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 200, "{log:?}");
+    assert_eq!(log.delivery_fallback, Some("not_all_covered"));
+    assert!(!response["body"].as_str().unwrap().contains("EXT-X-DEFINE"));
     // Content steering could clone the variants onto another host.
     std::fs::write(
         dir.join("u/steered.m3u8"),

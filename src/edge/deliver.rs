@@ -47,12 +47,15 @@ impl Job<'_> {
         match plan {
             Plan::Rewrite { fallback } => self.rewrite(fallback),
             Plan::ViewerCookies => {
+                if self.pinning_differs()? {
+                    return self.rewrite(Some(Fallback::PinningDiffers));
+                }
                 let policy = self.viewer.grant.policy();
                 let carry = delivery::cookie_carry(policy.resource(), policy.ip_range());
                 let rewritten = self.rewrite_carrying(Some(carry))?;
                 Ok(self.delivered(rewritten, Vec::new(), "cookies"))
             }
-            Plan::IssueCookies { resource } => self.issue_cookies(&resource),
+            Plan::IssueCookies { tree } => self.issue_cookies(&tree),
             Plan::Query => self.query(),
         }
     }
@@ -90,6 +93,12 @@ impl Job<'_> {
         )?)
     }
 
+    /// Configured pinning that the viewer's own grant does not carry: its
+    /// grant cannot travel as it is (it would bypass the pinning).
+    fn pinning_differs(&self) -> Result<bool, RewriteError> {
+        Ok(self.limits()?.ip_range != self.viewer.grant.policy().ip_range())
+    }
+
     fn delivered(
         &self,
         rewritten: Rewritten,
@@ -106,33 +115,22 @@ impl Job<'_> {
 
     /// Cookies over the tree, under the request's limits; URIs they cover
     /// stay as they are, the rest are rewritten.
-    fn issue_cookies(&self, resource: &str) -> Result<Delivered, RewriteError> {
+    fn issue_cookies(&self, tree: &str) -> Result<Delivered, RewriteError> {
         let limits = self.limits()?;
-        let policy = limits.policy(resource);
+        let resource = format!("{tree}*");
+        let policy = limits.policy(&resource);
         let (params, hit) =
             self.rewriter
                 .cache()
                 .get_or_sign(self.rewriter.signer(), &policy, false)?;
-        let cookies = SignedCookies {
-            cookies: params
-                .split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .map(|(name, value)| (format!("CloudFront-{name}"), value.to_owned()))
-                .collect(),
-        };
-        let tree = delivery::tree(resource.trim_end_matches('*'));
-        let path = tree
-            .find("://")
-            .and_then(|i| tree[i + 3..].find('/').map(|j| &tree[i + 3 + j..]))
-            .unwrap_or("/");
         let attributes = CookieAttributes {
             domain: self.cookies.domain.map(str::to_owned),
-            path: path.to_owned(),
+            path: delivery::tree_path(tree).unwrap_or_else(|| "/".to_owned()),
             secure: true,
             http_only: true,
             same_site: Some(self.cookies.same_site.to_owned()),
         };
-        let carry = delivery::cookie_carry(resource, limits.ip_range);
+        let carry = delivery::cookie_carry(&resource, limits.ip_range);
         let mut rewritten = self.rewrite_carrying(Some(carry))?;
         if hit {
             rewritten.stats.cache_hits += 1;
@@ -141,7 +139,7 @@ impl Job<'_> {
         }
         Ok(self.delivered(
             rewritten,
-            cookies.set_cookie_headers(&attributes),
+            SignedCookies::from_query(&params).set_cookie_headers(&attributes),
             "cookies",
         ))
     }
@@ -151,10 +149,7 @@ impl Job<'_> {
     /// URL is not covered by the viewer's grant.
     fn query(&self) -> Result<Delivered, RewriteError> {
         let name = delivery::Delivery::Query.name_for(self.format);
-        // Configured pinning the viewer's own grant does not carry: its
-        // query cannot travel (it would bypass the pinning).
-        let limits = self.limits()?;
-        if limits.ip_range != self.viewer.grant.policy().ip_range() {
+        if self.pinning_differs()? {
             return self.rewrite(Some(Fallback::PinningDiffers));
         }
         match self.format {
@@ -172,10 +167,17 @@ impl Job<'_> {
                 if rewritten.stats.direct_playlists > 0 {
                     return self.rewrite(Some(Fallback::ChildPlaylistDirect));
                 }
-                match delivery::declare_query_params(&rewritten.body, &names) {
-                    Ok(body) => rewritten.body = body,
-                    Err(_) => return self.rewrite(Some(Fallback::VariableTaken)),
+                // A URI the viewer's policy does not cover was signed for this
+                // viewer: the manifest would no longer be the same bytes for
+                // every viewer (nor safe to share between them).
+                let stats = rewritten.stats;
+                if stats.signed != stats.propagated {
+                    return self.rewrite(Some(Fallback::NotAllCovered));
                 }
+                // `refusal` already turned away a playlist that defines these
+                // names, so this cannot fail; if it did, nothing is served.
+                rewritten.body = delivery::declare_query_params(&rewritten.body, &names)
+                    .map_err(|_| RewriteError::Unsafe("defines a signing parameter"))?;
                 Ok(self.delivered(rewritten, Vec::new(), name))
             }
             ManifestFormat::Dash => {

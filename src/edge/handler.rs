@@ -278,7 +278,7 @@ impl Handler {
         // carry credentials, which CORS allows only for an explicit origin.
         cors_headers(
             &self.config.cors_allowed_origins,
-            !delivered.set_cookies.is_empty() || log.delivery == "cookies",
+            delivered.name == "cookies",
             request,
             &mut headers,
         );
