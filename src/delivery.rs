@@ -293,16 +293,25 @@ const SIGNING_NAMES: [&str; 5] = [
 pub fn refusal(format: ManifestFormat, manifest: &str) -> Option<&'static str> {
     match format {
         ManifestFormat::Hls => {
-            let named = SIGNING_NAMES.iter().any(|name| {
-                manifest.contains(&format!("{{${name}}}"))
-                    || manifest.lines().any(|line| {
-                        line.trim_start().starts_with("#EXT-X-DEFINE:")
-                            && ["NAME", "QUERYPARAM", "IMPORT"]
-                                .iter()
-                                .any(|key| line.contains(&format!("{key}=\"{name}\"")))
-                    })
-            });
-            named.then_some("uses a signing parameter's name as a variable")
+            // Runs on every playlist: one scan for each marker, no allocation.
+            let signing_name = |text: &str, end: char| {
+                SIGNING_NAMES.iter().any(|name| {
+                    text.strip_prefix(name)
+                        .is_some_and(|rest| rest.starts_with(end))
+                })
+            };
+            let referenced = manifest
+                .match_indices("{$")
+                .any(|(at, _)| signing_name(&manifest[at + 2..], '}'));
+            let defined = manifest.contains("#EXT-X-DEFINE:")
+                && manifest.lines().any(|line| {
+                    line.trim_start().starts_with("#EXT-X-DEFINE:")
+                        && ["NAME=\"", "QUERYPARAM=\"", "IMPORT=\""].iter().any(|key| {
+                            line.match_indices(key)
+                                .any(|(at, _)| signing_name(&line[at + key.len()..], '"'))
+                        })
+                });
+            (referenced || defined).then_some("uses a signing parameter's name as a variable")
         }
         ManifestFormat::Dash => manifest
             .contains("urn:mpeg:dash:urlparam:")

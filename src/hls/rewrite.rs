@@ -160,9 +160,10 @@ pub struct RewriteStats {
     pub unsigned_reason: Option<Unsigned>,
     /// Signatures computed for this playlist.
     pub signatures: usize,
-    /// URIs that may name a playlist (variants, renditions, I-frame and
-    /// image playlists, interstitial assets, unknown tags, any `.m3u8` or
-    /// `.m3u`) and are not routed back through the function.
+    /// With a carry that rides in the query (placeholders): URIs that may
+    /// name a playlist (variants, renditions, I-frame and image playlists,
+    /// interstitial assets, unknown tags, any `.m3u8` or `.m3u`) and are not
+    /// routed back through the function. Not counted otherwise.
     pub direct_playlists: usize,
     /// Signatures found in the cache.
     pub cache_hits: usize,
@@ -292,6 +293,12 @@ impl Rewriter {
             last: None,
             last_segment: None,
         };
+        // Only a grant riding in the query needs every child playlist back
+        // through the function (a direct one could import the variables).
+        let counts_direct_playlists = job
+            .viewer_params
+            .as_ref()
+            .is_some_and(|carry| carry.rename && !carry.params.is_empty());
         let mut body = String::with_capacity(playlist.len() + uris.len() * 200);
         let mut copied = 0;
         for found in &uris {
@@ -299,8 +306,10 @@ impl Rewriter {
             body.push_str(&playlist[copied..found.range.start]);
             copied = found.range.end;
             let result = job.sign_reference(reference, found.carrier);
-            let through_function = matches!(&result, Ok(Some(s)) if s.rename.is_some());
-            if !through_function && may_be_playlist(found.carrier, reference) {
+            if counts_direct_playlists
+                && !matches!(&result, Ok(Some(s)) if s.rename.is_some())
+                && may_be_playlist(found.carrier, reference)
+            {
                 job.stats.direct_playlists += 1;
             }
             match result {
@@ -437,10 +446,12 @@ fn ends_with_m3u8(path: &str) -> bool {
 /// Whether a URI may name a playlist, which a player loads and reads
 /// (variables included) without the function when it is not renamed.
 fn may_be_playlist(carrier: Carrier, reference: &str) -> bool {
-    let path = reference.split(['?', '#']).next().unwrap_or("");
-    let lower = path.to_ascii_lowercase();
-    lower.ends_with(".m3u8")
-        || lower.ends_with(".m3u")
+    let path = reference.split(['?', '#']).next().unwrap_or("").as_bytes();
+    let ends_with = |suffix: &[u8]| {
+        path.len() >= suffix.len() && path[path.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    ends_with(b".m3u8")
+        || ends_with(b".m3u")
         || matches!(
             carrier,
             Carrier::VariantStream
