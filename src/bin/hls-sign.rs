@@ -19,7 +19,7 @@ use hls_edge_signer::edge::Handler;
 use hls_edge_signer::grant::Expiry;
 use hls_edge_signer::hls::rewrite::{Mode, Rewriter, Viewer};
 use hls_edge_signer::keys::generate_pem;
-use hls_edge_signer::manifest::ManifestFormat;
+use hls_edge_signer::manifest::{ManifestFormat, Routes};
 use hls_edge_signer::signed_url::{CookieAttributes, UrlParts};
 use hls_edge_signer::verify::{parse_cookie_header, GrantSource};
 use hls_edge_signer::{
@@ -541,24 +541,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 client_ip: None,
             };
             let rewriter = Rewriter::new(signer, config.rewrite.clone(), 4096);
-            let dash = match format {
-                Format::Dash => true,
-                Format::Hls => false,
+            // By --url's routing suffix or origin extension, else by the text.
+            let format = match format {
+                Format::Dash => ManifestFormat::Dash,
+                Format::Hls => ManifestFormat::Hls,
                 Format::Auto => {
-                    let path = url.split(['?', '#']).next().unwrap_or("");
+                    let path = UrlParts::split(&url).base;
                     let options = &config.rewrite;
-                    if path.ends_with(".mpd")
-                        || (!options.dash_suffix.is_empty() && path.ends_with(&options.dash_suffix))
-                    {
-                        true
-                    } else if path.ends_with(".m3u8")
-                        || (!options.suffix.is_empty() && path.ends_with(&options.suffix))
-                    {
-                        false
-                    } else {
-                        let text = playlist.trim_start_matches('\u{feff}').trim_start();
-                        text.starts_with('<') && text.contains("<MPD")
+                    Routes {
+                        hls: &options.suffix,
+                        dash: &options.dash_suffix,
                     }
+                    .route(path)
+                    .or_else(|| Routes { hls: "", dash: "" }.route(path))
+                    .map_or_else(|| ManifestFormat::sniff(&playlist), |route| route.format)
                 }
             };
             // The same delivery path as the function's.
@@ -572,11 +568,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             let job = Job {
                 rewriter: &rewriter,
-                format: if dash {
-                    ManifestFormat::Dash
-                } else {
-                    ManifestFormat::Hls
-                },
+                format,
                 body: &playlist,
                 viewer,
                 now: at,
