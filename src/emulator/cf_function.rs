@@ -41,9 +41,16 @@ pub enum FunctionResult {
     Response(Value),
 }
 
+/// The runner's pipes and the number of the last message sent.
+struct Pipes {
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+    sent: u64,
+}
+
 /// A node process holding the function's code.
 pub struct CloudFrontFunction {
-    io: Mutex<(ChildStdin, Lines<BufReader<ChildStdout>>)>,
+    io: Mutex<Pipes>,
     _child: Child,
 }
 
@@ -63,7 +70,11 @@ impl CloudFrontFunction {
             return Err(FunctionError::NoNode("no pipes".into()));
         };
         let function = Self {
-            io: Mutex::new((stdin, BufReader::new(stdout).lines())),
+            io: Mutex::new(Pipes {
+                stdin,
+                lines: BufReader::new(stdout).lines(),
+                sent: 0,
+            }),
             _child: child,
         };
         let ready = function
@@ -102,10 +113,16 @@ impl CloudFrontFunction {
         }
     }
 
+    /// Sends one numbered message and waits for the answer with its number.
+    /// An answer that arrives after its request gave up (a timeout, or the
+    /// viewer went away and the request was dropped) carries an older
+    /// number and is skipped, so it never reaches another request.
     async fn exchange(&self, message: &Value) -> Result<Value, FunctionError> {
         let mut io = self.io.lock().await;
-        let (stdin, lines) = &mut *io;
-        let line = message.to_string() + "\n";
+        io.sent += 1;
+        let id = io.sent;
+        let line = format!("{id} {message}\n");
+        let Pipes { stdin, lines, .. } = &mut *io;
         let round_trip = async {
             stdin
                 .write_all(line.as_bytes())
@@ -115,16 +132,63 @@ impl CloudFrontFunction {
                 .flush()
                 .await
                 .map_err(|e| FunctionError::Run(e.to_string()))?;
-            match lines.next_line().await {
-                Ok(Some(answer)) => {
-                    serde_json::from_str(&answer).map_err(|e| FunctionError::Run(e.to_string()))
+            loop {
+                let answer = match lines.next_line().await {
+                    Ok(Some(answer)) => answer,
+                    Ok(None) => return Err(FunctionError::Run("node exited".into())),
+                    Err(e) => return Err(FunctionError::Run(e.to_string())),
+                };
+                let answer: Value =
+                    serde_json::from_str(&answer).map_err(|e| FunctionError::Run(e.to_string()))?;
+                if answer.get("id").and_then(Value::as_u64) == Some(id) {
+                    return Ok(answer);
                 }
-                Ok(None) => Err(FunctionError::Run("node exited".into())),
-                Err(e) => Err(FunctionError::Run(e.to_string())),
             }
         };
         tokio::time::timeout(RUN_TIMEOUT, round_trip)
             .await
             .map_err(|_| FunctionError::Timeout)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node() -> bool {
+        std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_arrives_too_late_never_reaches_the_next_request() {
+        if !node() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "node is required under CI"
+            );
+            println!("skipped: node is not installed");
+            return;
+        }
+        let code = "function handler(event) {\n\
+            var request = event.request;\n\
+            if (request.uri === '/slow') { var t = Date.now(); while (Date.now() - t < 300) {} }\n\
+            return request;\n}";
+        let function = CloudFrontFunction::start(code).await.unwrap();
+        let event = |uri: &str| json!({"version": "1.0", "request": {"uri": uri}});
+        // The slow run gives up (as when the viewer goes away); its answer
+        // comes later, while the next request waits for its own.
+        let slow = event("/slow");
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), function.run(&slow)).await;
+        assert!(gave_up.is_err());
+        for uri in ["/a", "/b"] {
+            match function.run(&event(uri)).await.unwrap() {
+                FunctionResult::Request(request) => assert_eq!(request["uri"], uri),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

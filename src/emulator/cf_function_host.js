@@ -1,8 +1,10 @@
 // Runs a CloudFront Function's code for the local emulator, in node.
 //
-// stdin, one JSON document per line: first the function's code (a JSON
-// string), then one CloudFront Functions event per line. stdout: one line
-// per event, {"result": <what handler returned>} or {"error": "<message>"}.
+// stdin, one message per line, "<number> <JSON>": first the function's code
+// (a JSON string), then one CloudFront Functions event per line. stdout: one
+// line per message, {"id": <number>, "result": <what handler returned>},
+// {"id": <number>, "ready": true} or {"id": <number>, "error": "<message>"};
+// the number lets the emulator skip an answer whose request gave up.
 //
 // The code runs in a V8 context holding only the language built-ins (no
 // require, process, Buffer or timers), as at the edge; each event is built
@@ -20,7 +22,10 @@ const stringify = vm.runInContext('(function (value) { return JSON.stringify(val
 let handler = null;
 
 const lines = readline.createInterface({ input: process.stdin, terminal: false });
-lines.on('line', (line) => {
+lines.on('line', (message) => {
+  const space = message.indexOf(' ');
+  const id = Number(message.slice(0, space));
+  const line = message.slice(space + 1);
   let reply;
   try {
     if (handler === null) {
@@ -29,14 +34,14 @@ lines.on('line', (line) => {
       if (typeof handler !== 'function') {
         throw new Error('the code defines no function named handler');
       }
-      reply = { ready: true };
+      reply = { id, ready: true };
     } else {
       const text = stringify(handler(parse(line)));
-      process.stdout.write('{"result":' + (text === undefined ? 'null' : text) + '}\n');
+      process.stdout.write('{"id":' + id + ',"result":' + (text === undefined ? 'null' : text) + '}\n');
       return;
     }
   } catch (e) {
-    reply = { error: String(e && e.stack ? e.stack : e) };
+    reply = { id, error: String(e && e.stack ? e.stack : e) };
   }
   process.stdout.write(JSON.stringify(reply) + '\n');
 });
