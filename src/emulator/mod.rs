@@ -167,6 +167,16 @@ impl Emulator {
             "/dev/player/hls.js" | "/dev/player/dash.js" | "/dev/player/shaka.js" => {
                 self.player(&path["/dev/player/".len()..])
             }
+            // The development signer answers this machine only: it signs
+            // for anyone who asks.
+            "/dev/sign" | "/dev/cookies" if !peer.ip().is_loopback() => (
+                response(
+                    403,
+                    "text/plain",
+                    "development endpoints answer loopback only\n",
+                ),
+                "not loopback".to_owned(),
+            ),
             "/dev/sign" => self.dev_sign(&query).await,
             "/dev/cookies" => self.dev_cookies(&query).await,
             _ => self.distribution(request, peer).await,
@@ -211,7 +221,9 @@ impl Emulator {
         now: u64,
     ) -> Result<(String, Arc<crate::secrets::KeyMaterial>), (HttpResponse, String)> {
         let path = query_value(query, "path").unwrap_or_else(|| "/sample/index._m3u8".to_owned());
-        if crate::paths::check_path(&path).is_err() {
+        // A `?` or `#` in the path would become a wildcard (or cut the URL)
+        // in the Resource signed for it.
+        if crate::paths::check_path(&path).is_err() || path.contains(['?', '#']) {
             return Err((
                 response(400, "text/plain", "bad path\n"),
                 "bad path".to_owned(),
@@ -238,24 +250,25 @@ impl Emulator {
         let delivery = match query_value(query, "delivery") {
             None => None,
             Some(name) => match name.parse::<Delivery>() {
-                Ok(_) => Some(name),
+                Ok(chosen) => Some((chosen, name)),
                 Err(e) => return (response(400, "text/plain", "bad delivery\n"), e),
             },
         };
         let https = match &delivery {
-            Some(name) => format!(
+            Some((_, name)) => format!(
                 "https://{}{path}?{}={name}",
                 self.host,
                 crate::delivery::PARAMETER
             ),
             None => format!("https://{}{path}", self.host),
         };
+        // Only the carrying deliveries need the folder; `rewrite` keeps the
+        // canned grant on exactly the URL.
         let policy = match &delivery {
-            Some(_) => {
-                let directory = &path[..path.rfind('/').map_or(1, |i| i + 1)];
-                Policy::custom(&format!("https://{}{directory}*", self.host), expires)
+            Some((Delivery::Cookies | Delivery::Query, _)) => {
+                Policy::custom(&format!("{}*", crate::delivery::tree(&https)), expires)
             }
-            None => Policy::canned(&https, expires),
+            _ => Policy::canned(&https, expires),
         };
         match key.signer.sign_url(&https, &policy) {
             Ok(signed) => {
