@@ -626,6 +626,23 @@ mod tests {
     }
 
     #[test]
+    fn the_viewers_query_keeps_its_order_through_the_function() {
+        // A canned grant signs the URL with its query as written: reordered,
+        // it would no longer verify in the function.
+        let viewer = OriginRequest {
+            method: "GET".into(),
+            path: "/v/index._m3u8".into(),
+            query: "z=1&hls-delivery=cookies&a=2&Signature=x".into(),
+            headers: vec![("host".into(), "h".into())],
+            request_id: "r".into(),
+        };
+        let event = cloudfront_function_event("h", &viewer, &[], "127.0.0.1".parse().unwrap());
+        let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let out = origin_request(&policy(), &event["request"], "r", peer);
+        assert_eq!(out.query, "z=1&hls-delivery=cookies&a=2");
+    }
+
+    #[test]
     fn function_events_carry_cookies_apart_from_headers() {
         let viewer = OriginRequest {
             method: "GET".into(),
