@@ -861,3 +861,22 @@ fn a_segment_list_merged_across_representations_is_not_a_run() {
             .unwrap_or_else(|r| panic!("{}: {r}", request.url));
     }
 }
+
+#[test]
+fn base_url_alternatives_do_not_multiply_without_bound() {
+    // 60 alternatives at each of four levels would be 60^4 resolved bases.
+    let bases: String = (0..60)
+        .map(|i| format!("<BaseURL>b{i}/</BaseURL>"))
+        .collect();
+    let mpd = format!(
+        "<MPD type=\"static\">{bases}<Period>{bases}<AdaptationSet>{bases}\
+         <Representation id=\"a\" bandwidth=\"1\">{bases}\
+         <SegmentList><SegmentURL media=\"s-1.m4s\"/></SegmentList>\
+         </Representation></AdaptationSet></Period></MPD>"
+    );
+    let out = rewrite_inline(Mode::Wildcard, &mpd);
+    assert!(
+        out.contains("s-1.m4s?Expires=") || out.contains("s-1.m4s?Policy="),
+        "the first alternative is still granted"
+    );
+}

@@ -48,6 +48,8 @@ const SUB_NUMBER: char = '\u{F8F2}';
 /// one does not describe a URL a player could request; such a template is
 /// left unsigned (and never makes a pattern of that many characters).
 const MAX_WIDTH: usize = 20;
+/// The most BaseURL alternatives kept in effect at one level.
+const MAX_ALTERNATIVES: usize = 16;
 
 /// What to do with one slot.
 enum Plan {
@@ -779,9 +781,17 @@ impl Planner<'_> {
             if own.is_empty() || !self.mpd.nodes[node].kind.is_some_and(Kind::has_base_urls) {
                 inherited
             } else {
+                // Every inherited alternative with every own one, in order,
+                // up to a bound: the levels multiply (100 BaseURLs at four
+                // levels would be 10^8), and only the first signable one is
+                // ever granted, so dropping the rest only leaves URLs
+                // unsigned, never more covered.
                 let mut out = Vec::new();
-                for base in &inherited {
+                'bases: for base in &inherited {
                     for slot in &own {
+                        if out.len() == MAX_ALTERNATIVES {
+                            break 'bases;
+                        }
                         if let Ok(resolved) = uri::resolve(base, &slot.value) {
                             out.push(resolved);
                         }
