@@ -880,3 +880,22 @@ fn base_url_alternatives_do_not_multiply_without_bound() {
         "the first alternative is still granted"
     );
 }
+
+#[test]
+fn a_representations_own_start_number_overrides_the_inherited_one() {
+    // The AdaptationSet's template starts at 1 (one digit for 1..9); the
+    // Representation's own starts at 100: its segments have three digits.
+    let mpd = "<MPD type=\"static\" mediaPresentationDuration=\"PT16S\"><Period>\
+        <AdaptationSet>\
+        <SegmentTemplate duration=\"2\" startNumber=\"1\" media=\"seg-$Number$.m4s\"/>\
+        <Representation id=\"a\" bandwidth=\"1\"><SegmentTemplate startNumber=\"100\"/>\
+        </Representation></AdaptationSet></Period></MPD>";
+    let s = setup(Mode::Wildcard, &[]);
+    let out = rewrite_inline(Mode::Wildcard, mpd);
+    let reading = read(&out, &format!("https://{DIST}/v/stream._mpd")).unwrap();
+    assert!(!reading.requests.is_empty(), "{out}");
+    for request in &reading.requests {
+        verify_request(&request.url, &[], &s.trusted, NOW + 1, None)
+            .unwrap_or_else(|r| panic!("{}: {r}", request.url));
+    }
+}

@@ -717,10 +717,12 @@ impl Planner<'_> {
         (number, time)
     }
 
-    /// The SegmentTemplate elements in effect for `rep` (its own, then the
-    /// AdaptationSet's, then the Period's), starting from `template`.
+    /// The SegmentTemplate elements in effect for `rep`, nearest first (its
+    /// own, then the AdaptationSet's, then the Period's: a Representation's
+    /// `startNumber` or timeline overrides the one it inherits), `template`
+    /// among them.
     fn templates_for(&self, template: usize, rep: Option<usize>) -> Vec<usize> {
-        let mut out = vec![template];
+        let mut out = Vec::new();
         let mut level = rep.or(self.mpd.nodes[template].parent);
         while let Some(node) = level {
             for t in self.mpd.children(node, Kind::SegmentTemplate) {
@@ -729,6 +731,9 @@ impl Planner<'_> {
                 }
             }
             level = self.mpd.nodes[node].parent;
+        }
+        if !out.contains(&template) {
+            out.insert(0, template);
         }
         out
     }
