@@ -511,10 +511,9 @@ impl Planner<'_> {
         if !pattern.starts_with(&own) {
             return None;
         }
-        let covers = resource == pattern
-            || resource
-                .strip_suffix('*')
-                .is_some_and(|prefix| !prefix.contains(['*', '?']) && pattern.starts_with(prefix));
+        // The policy is the pattern itself, or a literal prefix of it and one
+        // final `*` (the rule a folder grant is read by).
+        let covers = resource == pattern || crate::delivery::covers_tree(resource, pattern);
         covers.then(|| params.clone())
     }
 
@@ -836,13 +835,7 @@ impl Planner<'_> {
     }
 
     fn signable_host(&self, target: &AbsoluteUrl) -> bool {
-        target.same_origin(self.base)
-            || self
-                .rewriter
-                .options()
-                .extra_hosts
-                .iter()
-                .any(|host| host.eq_ignore_ascii_case(target.host()))
+        self.rewriter.options().signable_host(self.base, target)
     }
 
     /// The scope rules every target must pass.

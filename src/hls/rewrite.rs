@@ -72,6 +72,16 @@ impl Default for RewriteOptions {
 }
 
 impl RewriteOptions {
+    /// Whether URLs on `target`'s host may be signed for a manifest fetched
+    /// from `base`: the manifest's own origin or a configured extra host.
+    pub(crate) fn signable_host(&self, base: &AbsoluteUrl, target: &AbsoluteUrl) -> bool {
+        target.same_origin(base)
+            || self
+                .extra_hosts
+                .iter()
+                .any(|host| host.eq_ignore_ascii_case(target.host()))
+    }
+
     pub(crate) fn limit_options(&self) -> LimitOptions {
         LimitOptions {
             expiry: self.expiry,
@@ -702,13 +712,7 @@ impl<'a> Job<'a> {
     /// Whether URIs on `target`'s host may be signed: the viewer's own origin
     /// or a configured extra host.
     fn signable_host(&self, target: &AbsoluteUrl) -> bool {
-        target.same_origin(self.base)
-            || self
-                .rewriter
-                .options
-                .extra_hosts
-                .iter()
-                .any(|host| host.eq_ignore_ascii_case(target.host()))
+        self.rewriter.options.signable_host(self.base, target)
     }
 
     /// The viewer's own parameters, when its custom policy covers the target
