@@ -376,7 +376,7 @@ impl RawConfig {
             Some(domain) if domain.is_empty() || !is_cookie_domain(&domain) => {
                 return Err(field(
                     "cookie_domain",
-                    "must be a host name (letters, digits, `.` and `-`)",
+                    "must be a host name of two or more labels (letters, digits and `-`, joined by `.`)",
                 ))
             }
             other => other,
@@ -516,12 +516,19 @@ impl RawConfig {
     }
 }
 
-/// A cookie `Domain`: a host name, nothing that could end the attribute.
+/// A cookie `Domain`: a host name of at least two labels (browsers refuse
+/// a single label, and a public suffix would share the cookies with every
+/// site under it), nothing that could end the attribute.
 fn is_cookie_domain(domain: &str) -> bool {
     domain.len() <= 253
-        && domain
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// The one way every entry point — the Lambda binary, `hls-sign manifest`,
@@ -822,6 +829,12 @@ mod tests {
                 "`key.endpoint`",
             ),
             (r#"{"key": {"secret_id": "s", "file": "f"}}"#, "`key`"),
+            (r#"{"cookie_domain": "com"}"#, "`cookie_domain`"),
+            (r#"{"cookie_domain": "a..example"}"#, "`cookie_domain`"),
+            (r#"{"cookie_domain": ".example.com"}"#, "`cookie_domain`"),
+            (r#"{"cookie_domain": "a;b.example"}"#, "`cookie_domain`"),
+            (r#"{"delivery": "all"}"#, "`delivery`"),
+            (r#"{"cookie_same_site": "lax"}"#, "`cookie_same_site`"),
         ];
         for (json, expected) in cases {
             let mut raw = RawConfig::from_json(json).unwrap();
