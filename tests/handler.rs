@@ -652,6 +652,12 @@ fn delivery_event(path: &str, grant: &str, query: &str) -> Value {
     e
 }
 
+/// A function-URL event for `path?query` whose viewer holds a canned grant
+/// for exactly that URL (the application signed its delivery choice).
+fn canned_delivery_event(path: &str, query: &str) -> Value {
+    delivery_event(path, &signing_params(&query_with_grant(path, query)), query)
+}
+
 /// What a player does with `EXT-X-DEFINE:QUERYPARAM`: each `{$name}` in the
 /// playlist's URIs becomes that parameter of its own URL's query.
 fn substitute(reference: &str, viewer_query: &str) -> String {
@@ -747,15 +753,7 @@ async fn query_delivery_hands_the_viewers_own_query_to_every_uri() {
 
     // A canned grant names one URL: it cannot travel; the playlist is
     // rewritten and the log says why.
-    let (response, log) = run(
-        &h,
-        delivery_event(
-            path,
-            &signing_params(&query_with_grant(path, "hls-delivery=query")),
-            "hls-delivery=query",
-        ),
-    )
-    .await;
+    let (response, log) = run(&h, canned_delivery_event(path, "hls-delivery=query")).await;
     assert_eq!(response["statusCode"], 200, "{log:?}");
     assert_eq!(log.delivery, "rewrite");
     assert_eq!(log.delivery_fallback, Some("canned_grant"));
@@ -880,15 +878,7 @@ async fn cookie_delivery_sets_cookies_over_the_tree_within_the_grant() {
 
     // Asked for by a viewer whose grant is one URL: cookies over the tree
     // would widen it, so the playlist is rewritten and no cookie is set.
-    let (response, log) = run(
-        &h,
-        delivery_event(
-            path,
-            &signing_params(&query_with_grant(path, "hls-delivery=cookies")),
-            "hls-delivery=cookies",
-        ),
-    )
-    .await;
+    let (response, log) = run(&h, canned_delivery_event(path, "hls-delivery=cookies")).await;
     assert_eq!(response["statusCode"], 200, "{log:?}");
     assert_eq!(log.delivery, "rewrite");
     assert_eq!(log.delivery_fallback, Some("cookies_would_widen"));
