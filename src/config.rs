@@ -334,7 +334,14 @@ impl RawConfig {
             "dash_suffix",
             self.dash_suffix.unwrap_or_else(|| "._mpd".to_owned()),
         )?;
-        if !dash_suffix.is_empty() && (dash_suffix == suffix || dash_suffix == ".mpd") {
+        // Compared as routed: an empty suffix routes the origin extension.
+        let routes = crate::manifest::Routes {
+            hls: &suffix,
+            dash: &dash_suffix,
+        };
+        let same_route = routes.suffix(crate::manifest::ManifestFormat::Hls)
+            == routes.suffix(crate::manifest::ManifestFormat::Dash);
+        if same_route || (!dash_suffix.is_empty() && dash_suffix == ".mpd") {
             return Err(field(
                 "dash_suffix",
                 "must differ from the HLS suffix and from .mpd itself",
@@ -685,7 +692,12 @@ fn check_origin(origin: String) -> Result<String, ConfigError> {
 /// An endpoint override (Secrets Manager, the distribution) must be HTTPS,
 /// or plain HTTP on a loopback address (a local emulator): keys and
 /// signatures never cross a network in clear.
-fn check_loopback_or_https(name: &'static str, endpoint: String) -> Result<String, ConfigError> {
+/// `endpoint` when it is https, or http on a loopback address: where the
+/// viewer's grant may travel.
+pub fn check_loopback_or_https(
+    name: &'static str,
+    endpoint: String,
+) -> Result<String, ConfigError> {
     let url = crate::uri::AbsoluteUrl::parse(&endpoint)
         .map_err(|e| field(name, format!("`{endpoint}`: {e}")))?;
     let host = url.host().trim_start_matches('[').trim_end_matches(']');
@@ -829,6 +841,11 @@ mod tests {
                 "`key.endpoint`",
             ),
             (r#"{"key": {"secret_id": "s", "file": "f"}}"#, "`key`"),
+            (r#"{"suffix": "", "dash_suffix": ".m3u8"}"#, "`dash_suffix`"),
+            (
+                r#"{"suffix": "._x", "dash_suffix": "._x"}"#,
+                "`dash_suffix`",
+            ),
             (r#"{"cookie_domain": "com"}"#, "`cookie_domain`"),
             (r#"{"cookie_domain": "a..example"}"#, "`cookie_domain`"),
             (r#"{"cookie_domain": ".example.com"}"#, "`cookie_domain`"),

@@ -654,3 +654,36 @@ fn manifest_delivers_as_the_function_does() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("delivery"), "{}", stderr(&out));
 }
+
+/// The emulator forwards viewers' grants to `--function-url` in headers:
+/// only over https or to a loopback address.
+#[test]
+fn serve_refuses_a_function_url_a_grant_should_not_travel_to() {
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "node is required under CI"
+        );
+        println!("skipped: node is not installed");
+        return;
+    }
+    let (_dir, private, _) = keys("ecdsa");
+    let out = hls_sign(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--key",
+        private.to_str().unwrap(),
+        "--key-pair-id",
+        "KTEST",
+        "--function-url",
+        "http://192.0.2.10:9000/lambda-url/_",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--function-url"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("loopback"), "{}", stderr(&out));
+}

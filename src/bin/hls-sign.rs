@@ -794,8 +794,13 @@ fn serve(options: ServeOptions, mut function_config: Config) -> Result<ExitCode,
                     .map_err(|e| e.to_string())?;
                 let target = match options.function_url {
                     None => FunctionTarget::InProcess,
+                    // The viewer's grant travels to it in headers.
                     Some(base) => FunctionTarget::Remote {
-                        base: base.trim_end_matches('/').to_owned(),
+                        base: hls_edge_signer::config::check_loopback_or_https(
+                            "--function-url",
+                            base.trim_end_matches('/').to_owned(),
+                        )
+                        .map_err(|e| e.to_string())?,
                         client: reqwest::Client::builder()
                             .redirect(reqwest::redirect::Policy::none())
                             .build()
