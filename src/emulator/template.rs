@@ -21,18 +21,26 @@ pub enum TemplateError {
         resource: &'static str,
         key: &'static str,
     },
+    #[error("template.yaml: `{key}: {value}` is not emulated (the emulator runs {supported})")]
+    NotEmulated {
+        key: &'static str,
+        value: String,
+        supported: &'static str,
+    },
 }
 
 /// The origin request policy of the function behaviour.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OriginRequestPolicy {
-    /// `whitelist` (or `none`, `allViewer`, …): which viewer headers go on.
+    /// `none`, `whitelist`, `allViewer` or `allViewerAndWhitelistCloudFront`:
+    /// which viewer headers go on.
     pub header_behavior: String,
     /// Forwarded header names, lowercase.
     pub headers: Vec<String>,
-    /// `none`, `all`, `whitelist`, …
+    /// `none`: cookies reach the function only in the grant header the
+    /// CloudFront Function writes.
     pub cookie_behavior: String,
-    /// `none`, `all`, …
+    /// `none` or `all`.
     pub query_string_behavior: String,
 }
 
@@ -40,10 +48,11 @@ impl OriginRequestPolicy {
     /// Whether a header of this (lowercase) name reaches the origin.
     pub fn forwards_header(&self, name: &str) -> bool {
         match self.header_behavior.as_str() {
-            "whitelist" | "allViewerAndWhitelistCloudFront" => {
-                self.headers.iter().any(|h| h == name)
+            "whitelist" => self.headers.iter().any(|h| h == name),
+            // Every viewer header, plus the listed CloudFront ones.
+            "allViewer" | "allViewerAndWhitelistCloudFront" => {
+                !name.starts_with("cloudfront-") || self.headers.iter().any(|h| h == name)
             }
-            "allViewer" => true,
             _ => false,
         }
     }
@@ -75,17 +84,45 @@ impl Deployment {
                 key,
             })
         };
+        // Only behaviours the emulator carries out as CloudFront does; any
+        // other is named, never approximated.
+        let emulated = |key_name: &'static str, supported: &'static [&'static str]| {
+            let value = key(key_name)?;
+            if supported.contains(&value.as_str()) {
+                Ok(value)
+            } else {
+                Err(TemplateError::NotEmulated {
+                    key: key_name,
+                    value,
+                    supported: match key_name {
+                        "HeaderBehavior" => {
+                            "none, whitelist, allViewer, allViewerAndWhitelistCloudFront"
+                        }
+                        "CookieBehavior" => "none",
+                        _ => "none, all",
+                    },
+                })
+            }
+        };
         Ok(Self {
             function_code,
             origin_request_policy: OriginRequestPolicy {
-                header_behavior: key("HeaderBehavior")?,
+                header_behavior: emulated(
+                    "HeaderBehavior",
+                    &[
+                        "none",
+                        "whitelist",
+                        "allViewer",
+                        "allViewerAndWhitelistCloudFront",
+                    ],
+                )?,
                 headers: list(&policy, "Headers")
                     .unwrap_or_default()
                     .into_iter()
                     .map(|h| h.to_ascii_lowercase())
                     .collect(),
-                cookie_behavior: key("CookieBehavior")?,
-                query_string_behavior: key("QueryStringBehavior")?,
+                cookie_behavior: emulated("CookieBehavior", &["none"])?,
+                query_string_behavior: emulated("QueryStringBehavior", &["none", "all"])?,
             },
         })
     }
@@ -193,6 +230,24 @@ mod tests {
         }
         assert!(!policy.forwards_header("cookie"));
         assert!(!policy.forwards_header("host"));
+    }
+
+    #[test]
+    fn behaviours_the_emulator_does_not_carry_out_are_refused() {
+        let changed = DEPLOYED.replacen(
+            "QueryStringBehavior: all",
+            "QueryStringBehavior: whitelist",
+            1,
+        );
+        assert_ne!(changed, DEPLOYED);
+        assert_eq!(
+            Deployment::from_template(&changed),
+            Err(TemplateError::NotEmulated {
+                key: "QueryStringBehavior",
+                value: "whitelist".into(),
+                supported: "none, all",
+            })
+        );
     }
 
     #[test]
