@@ -85,6 +85,27 @@ pub struct LimitOptions {
     pub ipv6_viewers: Ipv6Viewers,
 }
 
+impl LimitOptions {
+    /// These options with a configured lifetime of at least `seconds`
+    /// (rounded up to the bucket, at most [`crate::live::MAX_LIFETIME`]):
+    /// what a live manifest needs so that a segment stays valid while it is
+    /// listed plus the player's delay ([`crate::live`]). A fixed expiry is
+    /// the operator's explicit choice and stays as it is. The viewer's own
+    /// expiry still caps the result in [`IssueLimits::compute`].
+    pub fn lasting_at_least(self, seconds: u64) -> Self {
+        let expiry = match self.expiry {
+            Expiry::Ttl { ttl, bucket } => Expiry::Ttl {
+                ttl: ttl
+                    .max(round_up(seconds, bucket))
+                    .min(crate::live::MAX_LIFETIME.max(ttl)),
+                bucket,
+            },
+            fixed => fixed,
+        };
+        Self { expiry, ..self }
+    }
+}
+
 /// The limits every signature issued for one request shares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IssueLimits {
@@ -235,6 +256,46 @@ mod tests {
             IssueLimits::compute(options(Expiry::At(5), IpPinning::Inherit), &long, None, 5),
             Err(GrantError::ExpiryInPast { expires: 5, now: 5 })
         );
+    }
+
+    #[test]
+    fn a_live_floor_lengthens_the_configured_lifetime_but_never_the_viewers() {
+        let ttl = Expiry::Ttl {
+            ttl: 60,
+            bucket: 30,
+        };
+        let inherit = options(ttl, IpPinning::Inherit);
+        let long = viewer(Policy::canned("https://h/v/i._m3u8", 5000), 1000, None);
+        let at = |o: LimitOptions, g: &VerifiedGrant| IssueLimits::compute(o, g, None, 1000);
+        assert_eq!(at(inherit, &long).unwrap().expires, 1080);
+        // A 100 s window + hold-back: at least 100 s, in whole buckets.
+        assert_eq!(
+            at(inherit.lasting_at_least(100), &long).unwrap().expires,
+            1140
+        );
+        // Shorter than the configured lifetime: no change.
+        assert_eq!(
+            at(inherit.lasting_at_least(10), &long).unwrap().expires,
+            1080
+        );
+        // The viewer's own expiry caps the floor.
+        let short = viewer(Policy::canned("https://h/v/i._m3u8", 1100), 1000, None);
+        assert_eq!(
+            at(inherit.lasting_at_least(100), &short).unwrap().expires,
+            1100
+        );
+        // A hostile window cannot go past the longest configurable lifetime.
+        let floor = inherit.lasting_at_least(u64::MAX);
+        assert_eq!(
+            floor.expiry,
+            Expiry::Ttl {
+                ttl: crate::live::MAX_LIFETIME,
+                bucket: 30
+            }
+        );
+        // A fixed expiry is left alone.
+        let fixed = options(Expiry::At(1234), IpPinning::Inherit);
+        assert_eq!(fixed.lasting_at_least(100_000), fixed);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod emulator;
 pub mod grant;
 pub mod hls;
 pub mod keys;
+pub mod live;
 pub mod manifest;
 pub mod origin;
 pub mod paths;

@@ -203,7 +203,7 @@ impl HttpOrigin {
         if status == StatusCode::NOT_MODIFIED {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(entry) = cache.get_mut(&key) {
-                let max_age = max_age(&headers).or(entry.max_age);
+                let max_age = freshness(&headers).or(entry.max_age);
                 entry.fresh_until = now + Duration::from_secs(max_age.unwrap_or(0));
                 entry.max_age = max_age;
                 return Ok(Fetched {
@@ -254,7 +254,7 @@ impl HttpOrigin {
         let body: std::sync::Arc<str> = String::from_utf8(bytes)
             .map_err(|_| OriginError::NotText)?
             .into();
-        let max_age = max_age(&headers);
+        let max_age = freshness(&headers);
         self.store(key, &headers, body.clone(), max_age, now);
         Ok(Fetched {
             body,
@@ -325,6 +325,19 @@ impl HttpOrigin {
     }
 }
 
+/// How long a response stays fresh from now: its `max-age` less the `Age`
+/// a cache in between (the distribution) already kept it for. A live
+/// playlist fetched through the distribution is never kept past what the
+/// origin allowed.
+fn freshness(headers: &HeaderMap) -> Option<u64> {
+    let age = headers
+        .get(reqwest::header::AGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    max_age(headers).map(|max_age| max_age.saturating_sub(age))
+}
+
 /// `max-age` (or `s-maxage`) from `Cache-Control`; `no-cache`/`no-store`
 /// mean zero.
 fn max_age(headers: &HeaderMap) -> Option<u64> {
@@ -367,5 +380,20 @@ mod tests {
         assert_eq!(max_age(&headers), Some(2));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         assert_eq!(max_age(&headers), Some(0));
+    }
+
+    #[test]
+    fn freshness_counts_the_age_already_spent_in_a_cache() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=6"));
+        assert_eq!(freshness(&headers), Some(6));
+        headers.insert(reqwest::header::AGE, HeaderValue::from_static("4"));
+        assert_eq!(freshness(&headers), Some(2));
+        headers.insert(reqwest::header::AGE, HeaderValue::from_static("60"));
+        assert_eq!(freshness(&headers), Some(0));
+        headers.insert(reqwest::header::AGE, HeaderValue::from_static("x"));
+        assert_eq!(freshness(&headers), Some(6));
+        headers.remove(CACHE_CONTROL);
+        assert_eq!(freshness(&headers), None);
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use common::generated_key;
 use common::http_origin::HttpOrigin;
+use common::independent;
 use hls_edge_signer::config::RawConfig;
 use hls_edge_signer::edge::lambda::handle_event;
 use hls_edge_signer::edge::{Handler, LogRecord};
@@ -315,6 +316,65 @@ async fn origin_failures_map_to_clear_statuses() {
     }
     // Nothing but the configured origin was contacted: the redirect target
     // was reported, not followed.
+}
+
+#[tokio::test]
+async fn live_playlists_are_kept_briefly_and_their_grants_outlive_the_window() {
+    let origin = HttpOrigin::start();
+    // A configured lifetime shorter than the window plus the player's delay.
+    let h = handler(
+        json!({"origin": origin.base, "ttl_seconds": 10, "bucket_seconds": 5}),
+        None,
+    )
+    .await;
+    let fetch = |path: &'static str| cf_event("viewer-request", path, &grant_for(path), json!({}));
+    let (response, log) = run(&h, fetch("/window/index._m3u8")).await;
+    assert_eq!(response["status"], "200", "{log:?}");
+    // Half the 4 s target duration, though the origin allows 6 s and the
+    // signatures last longer.
+    assert_eq!(
+        header(&response, "cache-control"),
+        Some("private, max-age=2")
+    );
+    let body = cf_body(&response);
+    let base = format!("https://{DIST}/window/index._m3u8");
+    let grants = independent::issued_grants(&body, &base);
+    assert_eq!(grants.len(), 3, "{body}");
+    for (uri, grant) in &grants {
+        // 12 s of window + 3 target durations of hold-back = 24 s, in
+        // whole 5 s buckets; still inside the viewer's own 900 s.
+        assert_eq!(grant.expires, NOW + 25, "{uri}");
+    }
+    // The same playlist under a viewer grant that ends sooner: cut there.
+    let path = "/window/short._m3u8";
+    let url = format!("https://{DIST}{path}");
+    let short = signer()
+        .sign_url(&url, &Policy::canned(&url, NOW + 12))
+        .unwrap();
+    let query = short.split_once('?').unwrap().1;
+    let (response, _) = run(&h, cf_event("viewer-request", path, query, json!({}))).await;
+    let body = cf_body(&response);
+    let grants = independent::issued_grants(&body, &url);
+    assert_eq!(grants.len(), 3, "{body}");
+    for (uri, grant) in grants {
+        assert_eq!(grant.expires, NOW + 12, "{uri}");
+    }
+
+    // The distribution already kept the origin's response for 5 of its 6 s.
+    let (aged, _) = run(&h, fetch("/aged-5/index._m3u8")).await;
+    assert_eq!(header(&aged, "cache-control"), Some("private, max-age=1"));
+    // Kept for all 6: nothing left, so the next reload asks the origin again.
+    let (spent, _) = run(&h, fetch("/aged-6/index._m3u8")).await;
+    assert_eq!(header(&spent, "cache-control"), Some("private, max-age=0"));
+    let (_, again) = run(&h, fetch("/aged-6/index._m3u8")).await;
+    assert!(!again.origin_cache_hit);
+    assert_eq!(origin.requests_for("/aged-6/").len(), 2);
+
+    // VOD keeps the signatures' own lifetime (capped by the origin's 30 s).
+    let vod = format!("{}#EXT-X-ENDLIST\n", common::http_origin::PLAYLIST);
+    origin.serve_body("/vod/index.m3u8", &vod);
+    let (vod, _) = run(&h, fetch("/vod/index._m3u8")).await;
+    assert_eq!(header(&vod, "cache-control"), Some("private, max-age=10"));
 }
 
 #[tokio::test]

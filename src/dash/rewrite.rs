@@ -34,6 +34,7 @@ use std::sync::Arc;
 use crate::dash::scan::{scan, Kind, Mpd, Slot, SlotKind};
 use crate::grant::IssueLimits;
 use crate::hls::rewrite::{Carry, RewriteError, RewriteStats, Rewriter, Rewritten, Viewer};
+use crate::live::LiveTiming;
 use crate::policy::wildcard_match;
 use crate::scope::{self, Mode, Unsigned};
 use crate::signed_url::UrlParts;
@@ -96,12 +97,8 @@ impl Rewriter {
         let mpd = scan(text)?;
         let base_text = UrlParts::split(viewer.url).without_signing_parameters();
         let base = AbsoluteUrl::parse(&base_text).map_err(RewriteError::ViewerUrl)?;
-        let limits = IssueLimits::compute(
-            self.options().limit_options(),
-            viewer.grant,
-            viewer.client_ip,
-            now,
-        )?;
+        let live = LiveTiming::of_mpd(&mpd);
+        let limits = self.issue_limits(live.as_ref(), viewer, now)?;
         let planner = Planner {
             rewriter: self,
             mpd: &mpd,
@@ -220,6 +217,7 @@ impl Rewriter {
             body,
             expires: limits.expires,
             pinned: limits.pinned,
+            live_max_age: live.map(|timing| timing.max_age()),
             stats,
         })
     }

@@ -154,6 +154,13 @@ pub struct Slot {
 #[derive(Clone, Debug)]
 pub struct Mpd {
     pub dynamic: bool,
+    /// The MPD's own live timing attributes, in seconds (absent: `None`):
+    /// `timeShiftBufferDepth`, `suggestedPresentationDelay`,
+    /// `minimumUpdatePeriod`, `maxSegmentDuration`.
+    pub time_shift_buffer_depth: Option<f64>,
+    pub suggested_presentation_delay: Option<f64>,
+    pub minimum_update_period: Option<f64>,
+    pub max_segment_duration: Option<f64>,
     pub nodes: Vec<Node>,
     pub slots: Vec<Slot>,
 }
@@ -348,6 +355,7 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
     let mut open_text: Option<(SlotKind, usize, usize, usize)> = None;
     let mut text_broken = false;
     let mut dynamic = false;
+    let mut timing = [None; 4];
     let mut seen_root = false;
     loop {
         let position = reader.buffer_position();
@@ -397,6 +405,18 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
                         let k = local(key);
                         match (kind, k) {
                             (Some(Kind::Mpd), "type") => dynamic = value.trim() == "dynamic",
+                            (Some(Kind::Mpd), "timeShiftBufferDepth") => {
+                                timing[0] = iso_duration(value)
+                            }
+                            (Some(Kind::Mpd), "suggestedPresentationDelay") => {
+                                timing[1] = iso_duration(value)
+                            }
+                            (Some(Kind::Mpd), "minimumUpdatePeriod") => {
+                                timing[2] = iso_duration(value)
+                            }
+                            (Some(Kind::Mpd), "maxSegmentDuration") => {
+                                timing[3] = iso_duration(value)
+                            }
                             (Some(Kind::Mpd), "mediaPresentationDuration")
                             | (Some(Kind::Period), "duration") => {
                                 node.seconds = iso_duration(value)
@@ -564,8 +584,14 @@ pub fn scan(text: &str) -> Result<Mpd, MpdError> {
         }
     }
     slots.sort_by_key(|s| s.range.start);
+    let [time_shift_buffer_depth, suggested_presentation_delay, minimum_update_period, max_segment_duration] =
+        timing;
     Ok(Mpd {
         dynamic,
+        time_shift_buffer_depth,
+        suggested_presentation_delay,
+        minimum_update_period,
+        max_segment_duration,
         nodes,
         slots,
     })

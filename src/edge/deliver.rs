@@ -5,6 +5,7 @@
 use crate::delivery::{self, Fallback, Plan};
 use crate::grant::IssueLimits;
 use crate::hls::rewrite::{RewriteError, Rewriter, Rewritten, Viewer};
+use crate::live::LiveTiming;
 use crate::manifest::ManifestFormat;
 use crate::signed_url::{CookieAttributes, SignedCookies};
 
@@ -83,20 +84,25 @@ impl Job<'_> {
         }
     }
 
-    /// The limits of anything issued for this request (the rewriter's own).
+    /// The limits of anything issued for this request: the rewriter's own,
+    /// lasting as long as the manifest's live window needs.
     fn limits(&self) -> Result<IssueLimits, RewriteError> {
-        Ok(IssueLimits::compute(
-            self.rewriter.options().limit_options(),
-            self.viewer.grant,
-            self.viewer.client_ip,
-            self.now,
-        )?)
+        let live = match self.format {
+            ManifestFormat::Hls => LiveTiming::of_hls(self.body),
+            ManifestFormat::Dash => crate::dash::scan::scan(self.body)
+                .ok()
+                .and_then(|mpd| LiveTiming::of_mpd(&mpd)),
+        };
+        Ok(self
+            .rewriter
+            .issue_limits(live.as_ref(), &self.viewer, self.now)?)
     }
 
     /// Configured pinning that the viewer's own grant does not carry: its
     /// grant cannot travel as it is (it would bypass the pinning).
     fn pinning_differs(&self) -> Result<bool, RewriteError> {
-        Ok(self.limits()?.ip_range != self.viewer.grant.policy().ip_range())
+        let limits = self.rewriter.issue_limits(None, &self.viewer, self.now)?;
+        Ok(limits.ip_range != self.viewer.grant.policy().ip_range())
     }
 
     fn delivered(

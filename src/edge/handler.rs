@@ -255,10 +255,18 @@ impl Handler {
         log.cache_hits = stats.cache_hits;
         log.ip_pinned = rewritten.pinned;
 
-        let mut max_age = rewritten.expires.saturating_sub(now);
-        if let Some(origin_max_age) = fetched.max_age {
-            max_age = max_age.min(origin_max_age);
-        }
+        // Never longer than the signatures inside, than the origin keeps its
+        // own, or (live) than half a reload interval: a rewritten live
+        // playlist is stale as soon as the origin's is (crate::live).
+        let max_age = [
+            Some(rewritten.expires.saturating_sub(now)),
+            fetched.max_age,
+            rewritten.live_max_age,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(0);
         let mut headers = HeaderMap::new();
         headers.insert(
             CONTENT_TYPE,

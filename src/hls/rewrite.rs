@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use crate::grant::{GrantError, IssueLimits, LimitOptions};
 use crate::hls::scan::{scan, Carrier, ScanError};
+use crate::live::LiveTiming;
 use crate::policy::wildcard_match;
 use crate::scope::{self, Confinement, Unsigned};
 use crate::signature_cache::SignatureCache;
@@ -187,6 +188,9 @@ pub struct Rewritten {
     pub expires: u64,
     /// Whether the grants are pinned to the client's address.
     pub pinned: bool,
+    /// For a live manifest, the longest it may be cached
+    /// ([`LiveTiming::max_age`]); `None` for VOD.
+    pub live_max_age: Option<u64>,
     pub stats: RewriteStats,
 }
 
@@ -245,6 +249,22 @@ impl Rewriter {
             .filter(|carry| carry.ip_range == limits.ip_range)
     }
 
+    /// The limits of everything issued for `viewer` at `now`: the
+    /// configured ones, lasting at least a live manifest's window plus its
+    /// hold-back ([`crate::live`]), never past the viewer's own grant.
+    pub(crate) fn issue_limits(
+        &self,
+        live: Option<&LiveTiming>,
+        viewer: &Viewer<'_>,
+        now: u64,
+    ) -> Result<IssueLimits, GrantError> {
+        let mut options = self.options.limit_options();
+        if let Some(timing) = live {
+            options = options.lasting_at_least(timing.min_lifetime());
+        }
+        IssueLimits::compute(options, viewer.grant, viewer.client_ip, now)
+    }
+
     /// Rewrites `playlist` for `viewer` at `now` (epoch seconds).
     pub fn rewrite(
         &self,
@@ -267,12 +287,8 @@ impl Rewriter {
         let uris = scan(playlist)?;
         let base_text = UrlParts::split(viewer.url).without_signing_parameters();
         let base = AbsoluteUrl::parse(&base_text).map_err(RewriteError::ViewerUrl)?;
-        let limits = IssueLimits::compute(
-            self.options.limit_options(),
-            viewer.grant,
-            viewer.client_ip,
-            now,
-        )?;
+        let live = LiveTiming::of_hls(playlist);
+        let limits = self.issue_limits(live.as_ref(), viewer, now)?;
         let base_origin = format!("{}://{}", base.scheme(), base.authority());
         // The base directory is checked once; plain relative references
         // below it then only need their own text checked.
@@ -351,6 +367,7 @@ impl Rewriter {
             body,
             expires: limits.expires,
             pinned: limits.pinned,
+            live_max_age: live.map(|timing| timing.max_age()),
             stats: job.stats,
         })
     }

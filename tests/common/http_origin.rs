@@ -30,6 +30,9 @@ struct Shared {
     bodies: Arc<Mutex<HashMap<String, String>>>,
 }
 
+/// A live media playlist: target duration 4 s, a 12 s window, no end.
+pub const LIVE_WINDOW: &str = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:41\n#EXTINF:4.0,\nseg-00041.ts\n#EXTINF:4.0,\nseg-00042.ts\n#EXTINF:4.0,\nseg-00043.ts\n";
+
 pub const PLAYLIST: &str =
     "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\nseg-0.ts\n#EXTINF:4.0,\nseg-1.ts\n";
 
@@ -157,6 +160,22 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
                 "200 OK",
                 "cache-control: max-age=30\r\n",
                 body.as_bytes(),
+            )
+        }
+        // A live sliding window (target duration 4 s, three segments) whose
+        // response already spent `age` seconds of its max-age in a cache in
+        // between (`/aged-N/`).
+        p if p.starts_with("/aged-") || p.starts_with("/window/") => {
+            let age: u32 = p
+                .strip_prefix("/aged-")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            respond(
+                &mut stream,
+                "200 OK",
+                &format!("cache-control: max-age=6\r\nage: {age}\r\n"),
+                LIVE_WINDOW.as_bytes(),
             )
         }
         p if p.starts_with("/ok/") => respond(
