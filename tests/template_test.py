@@ -65,6 +65,12 @@ ENV_NAMES = [
     "HLS_GRANT_COOKIE_HEADER",
     "HLS_HOST_HEADER",
 ]
+LIVE_PARAMETERS = ["LiveOriginDomain", "LivePathPrefix", "LiveCdnAuthSecretArn"]
+# MediaPackage v2 CDN authorization: the header CloudFront adds and the key of
+# the secret's JSON that holds its value.
+CDN_AUTH_HEADER = "X-MediaPackageV2-CDNIdentifier"
+CDN_AUTH_SECRET_KEY = "MediaPackageV2CDNIdentifier"
+LL_HLS_DIRECTIVES = ["_HLS_msn", "_HLS_part", "_HLS_skip"]
 
 
 # ------------------------------------------------------------------ loading --
@@ -122,6 +128,92 @@ def strip_no_value(value):
     return out
 
 
+# A marker for `!Ref AWS::NoValue` while a template is being resolved.
+_NO_VALUE = object()
+
+
+class Conditions:
+    """The template's Conditions evaluated for given parameter values (the
+    parameters' defaults, overridden by `overrides`)."""
+
+    def __init__(self, template, **overrides):
+        self.template = template
+        self.values = {name: p.get("Default") for name, p in template["Parameters"].items()}
+        self.values.update(overrides)
+        self.cache = {}
+
+    def __call__(self, name):
+        if name not in self.cache:
+            self.cache[name] = self.evaluate(self.template["Conditions"][name])
+        return self.cache[name]
+
+    def value(self, v):
+        if isinstance(v, str):
+            return v
+        if isinstance(v, dict) and set(v) == {"Ref"}:
+            name = v["Ref"]
+            value = self.values[name]
+            if self.template["Parameters"][name]["Type"] == "CommaDelimitedList":
+                return value.split(",")
+            return str(value)
+        if isinstance(v, dict) and set(v) == {"Fn::Join"}:
+            sep, items = v["Fn::Join"]
+            items = self.value(items) if isinstance(items, dict) else [self.value(i) for i in items]
+            return sep.join(items)
+        raise AssertionError(f"cannot evaluate {v!r} in a condition")
+
+    def evaluate(self, c):
+        (fn, arg), = c.items()
+        if fn == "Condition":
+            return self(arg)
+        if fn == "Fn::Equals":
+            return self.value(arg[0]) == self.value(arg[1])
+        if fn == "Fn::Not":
+            return not self.evaluate(arg[0])
+        if fn == "Fn::And":
+            return all(self.evaluate(x) for x in arg)
+        if fn == "Fn::Or":
+            return any(self.evaluate(x) for x in arg)
+        raise AssertionError(f"cannot evaluate {fn} in a condition")
+
+
+def resolve(value, conditions):
+    """`value` with every Fn::If decided by `conditions` and AWS::NoValue removed."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            return resolve(yes if conditions(name) else no, conditions)
+        if value == ref("AWS::NoValue"):
+            return _NO_VALUE
+        out = {k: resolve(v, conditions) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not _NO_VALUE}
+    if isinstance(value, list):
+        return [v for v in (resolve(x, conditions) for x in value) if v is not _NO_VALUE]
+    return value
+
+
+def references(value):
+    """Names of everything `value` refers to (Ref, Fn::GetAtt, ${...} in Fn::Sub)."""
+    found = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "Ref":
+                found.add(v)
+            elif k == "Fn::GetAtt":
+                found.add(v[0])
+            elif k == "Fn::Sub":
+                text = v if isinstance(v, str) else v[0]
+                found.update(m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text))
+                if not isinstance(v, str):
+                    found.update(references(v[1]))
+            else:
+                found.update(references(v))
+    elif isinstance(value, list):
+        for v in value:
+            found.update(references(v))
+    return found
+
+
 class TemplateCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -149,7 +241,9 @@ class TemplateCase(unittest.TestCase):
     def behaviors(self):
         config = self.distribution()
         default = dict(config["DefaultCacheBehavior"], PathPattern="(default)")
-        return [default] + list(config.get("CacheBehaviors", []))
+        # Conditional behaviors (`!If [cond, {...}, !Ref AWS::NoValue]`) are
+        # checked as if their condition held.
+        return [default] + strip_no_value(config.get("CacheBehaviors", []))
 
     def behavior(self, pattern):
         for b in self.behaviors():
@@ -158,7 +252,7 @@ class TemplateCase(unittest.TestCase):
         self.fail(f"no cache behavior with PathPattern {pattern!r}")
 
     def origin(self, origin_id):
-        for o in self.distribution()["Origins"]:
+        for o in strip_no_value(self.distribution()["Origins"]):
             if o["Id"] == origin_id:
                 return o
         self.fail(f"no origin with Id {origin_id!r}")
@@ -166,6 +260,15 @@ class TemplateCase(unittest.TestCase):
     def function_env(self):
         props = self.resource("SignerFunction", "AWS::Serverless::Function")
         return props["Environment"]["Variables"]
+
+    def resolved(self, **parameters):
+        """The resources deployed with these parameter values (the rest default)."""
+        conditions = Conditions(self.t, **parameters)
+        return {
+            name: resolve(res, conditions)
+            for name, res in self.resources.items()
+            if "Condition" not in res or conditions(res["Condition"])
+        }
 
     def function_code(self):
         props = self.resource("ViewerGrantFunction", "AWS::CloudFront::Function")
@@ -378,6 +481,175 @@ class DistributionTest(TemplateCase):
         logging = self.distribution()["Logging"]["Fn::If"]
         self.assertEqual(logging[0], "HasLogBucket")
         self.assertEqual(logging[2], ref("AWS::NoValue"))
+
+
+# -------------------------------------------------------------- live origin --
+
+LIVE_DOMAIN = "abcd12.egress.mp2.us-east-1.mediapackagev2.amazonaws.com"
+LIVE_SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:live-cdn-auth-AbCdEf"
+
+
+class LiveOriginTest(TemplateCase):
+    def live_behaviors(self):
+        return [b for b in self.behaviors() if b["TargetOriginId"] == "live"]
+
+    def pattern(self, parameter):
+        return re.compile(self.t["Parameters"][parameter]["AllowedPattern"])
+
+    def test_live_parameters_default_to_no_live_origin(self):
+        params = self.t["Parameters"]
+        for name in LIVE_PARAMETERS:
+            self.assertIn(name, params)
+            self.assertEqual(params[name]["Type"], "String", name)
+        self.assertEqual(params["LiveOriginDomain"]["Default"], "")
+        self.assertEqual(params["LivePathPrefix"]["Default"], "out/v1/", "MediaPackage v2 egress paths, 1:1")
+        self.assertEqual(params["LiveCdnAuthSecretArn"]["Default"], "")
+        groups = self.t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        live = [g for g in groups if g["Label"]["default"] == "Live origin"]
+        self.assertEqual([g["Parameters"] for g in live], [LIVE_PARAMETERS])
+        grouped = [p for g in groups for p in g["Parameters"]]
+        self.assertEqual(sorted(grouped), sorted(params), "every parameter in exactly one group")
+
+        defaults = Conditions(self.t)
+        self.assertFalse(defaults("HasLiveOrigin"))
+        self.assertFalse(defaults("HasLiveCdnAuth"))
+        self.assertFalse(Conditions(self.t, LiveCdnAuthSecretArn=LIVE_SECRET)("HasLiveCdnAuth"),
+                         "CDN authorization needs a live origin")
+        self.assertTrue(Conditions(self.t, LiveOriginDomain=LIVE_DOMAIN)("HasLiveOrigin"))
+        self.assertFalse(Conditions(self.t, LiveOriginDomain=LIVE_DOMAIN)("HasLiveCdnAuth"))
+        on = Conditions(self.t, LiveOriginDomain=LIVE_DOMAIN, LiveCdnAuthSecretArn=LIVE_SECRET)
+        self.assertTrue(on("HasLiveOrigin") and on("HasLiveCdnAuth"))
+
+    def test_by_default_nothing_of_the_live_origin_is_deployed(self):
+        resources = self.resolved()
+        self.assertNotIn("LivePlaylistCachePolicy", resources)
+        config = resources["Distribution"]["Properties"]["DistributionConfig"]
+        self.assertEqual([o["Id"] for o in config["Origins"]], ["media", "signer"])
+        self.assertEqual(
+            [b["PathPattern"] for b in config["CacheBehaviors"]],
+            [{"Fn::Sub": "*${PlaylistSuffix}"}, {"Fn::Sub": "*${MpdSuffix}"}, "*.m3u8", "*.mpd"],
+        )
+
+    def test_nothing_deployed_refers_to_a_resource_left_out(self):
+        scenarios = [{}, {"LiveOriginDomain": LIVE_DOMAIN}, {"LiveCdnAuthSecretArn": LIVE_SECRET},
+                     {"LiveOriginDomain": LIVE_DOMAIN, "LiveCdnAuthSecretArn": LIVE_SECRET}]
+        for parameters in scenarios:
+            resources = self.resolved(**parameters)
+            for name, res in resources.items():
+                for target in references(res.get("Properties", {})):
+                    if target in self.resources:
+                        self.assertIn(target, resources, f"{parameters}: {name} refers to {target}, not deployed")
+
+    def test_live_origin_is_https_only_and_authorizes_with_a_dynamic_reference(self):
+        resources = self.resolved(LiveOriginDomain=LIVE_DOMAIN, LiveCdnAuthSecretArn=LIVE_SECRET)
+        origins = resources["Distribution"]["Properties"]["DistributionConfig"]["Origins"]
+        (live,) = [o for o in origins if o["Id"] == "live"]
+        self.assertEqual(live["DomainName"], ref("LiveOriginDomain"))
+        self.assertEqual(
+            live["CustomOriginConfig"],
+            {"OriginProtocolPolicy": "https-only", "OriginSSLProtocols": ["TLSv1.2"], "HTTPSPort": 443},
+        )
+        (header,) = live["OriginCustomHeaders"]
+        self.assertEqual(header["HeaderName"], CDN_AUTH_HEADER)
+        value = header["HeaderValue"]
+        self.assertEqual(
+            value,
+            {"Fn::Sub": "{{resolve:secretsmanager:${LiveCdnAuthSecretArn}:SecretString:"
+                        + CDN_AUTH_SECRET_KEY + "}}"},
+            "the header value must be a Secrets Manager dynamic reference",
+        )
+        self.assertNotIn("Ref", json.dumps(value), "the header value must never be a parameter's value")
+        # The ARN appears in the dynamic reference and the conditions only:
+        # never in the function's environment, an output or anywhere else.
+        uses = [
+            name for name, res in self.resources.items()
+            if "LiveCdnAuthSecretArn" in references(res.get("Properties", {}))
+        ]
+        self.assertEqual(uses, ["Distribution"])
+        self.assertNotIn("LiveCdnAuthSecretArn", references(self.t.get("Outputs", {})))
+
+        without_auth = self.resolved(LiveOriginDomain=LIVE_DOMAIN)
+        origins = without_auth["Distribution"]["Properties"]["DistributionConfig"]["Origins"]
+        (live,) = [o for o in origins if o["Id"] == "live"]
+        self.assertNotIn("OriginCustomHeaders", live)
+
+    def test_live_playlist_cache_policy_keys_on_the_ll_hls_directives(self):
+        res = self.resources["LivePlaylistCachePolicy"]
+        self.assertEqual(res["Condition"], "HasLiveOrigin")
+        props = self.resource("LivePlaylistCachePolicy", "AWS::CloudFront::CachePolicy")
+        config = props["CachePolicyConfig"]
+        self.assertEqual(config["MinTTL"], 0, "the origin's own short max-age must be honoured")
+        self.assertLessEqual(config["DefaultTTL"], 2, "a live playlist is stale within a segment")
+        self.assertLessEqual(config["MaxTTL"], 60)
+        key = config["ParametersInCacheKeyAndForwardedToOrigin"]
+        self.assertIs(key["EnableAcceptEncodingGzip"], True)
+        self.assertIs(key["EnableAcceptEncodingBrotli"], True)
+        self.assertEqual(key["HeadersConfig"], {"HeaderBehavior": "none"})
+        self.assertEqual(key["CookiesConfig"], {"CookieBehavior": "none"})
+        query = key["QueryStringsConfig"]
+        self.assertEqual(query["QueryStringBehavior"], "whitelist")
+        self.assertEqual(sorted(query["QueryStrings"]), sorted(LL_HLS_DIRECTIVES))
+        # A block list, one plain scalar a line (read by the emulator's reader).
+        text = TEMPLATE.read_text(encoding="utf-8")
+        block = r"\n(\s+)QueryStrings:\n" + "".join(r"\1  - " + d + r"\n" for d in LL_HLS_DIRECTIVES)
+        self.assertRegex(text, block)
+
+    def test_live_behaviors_sit_between_the_function_and_the_s3_behaviors(self):
+        live = self.live_behaviors()
+        prefixed = lambda suffix: {"Fn::Sub": "${LivePathPrefix}" + suffix}
+        self.assertEqual([b["PathPattern"] for b in live], [prefixed("*.m3u8"), prefixed("*.mpd"), prefixed("*")])
+        order = [b["PathPattern"] for b in self.behaviors()]
+        position = lambda pattern: order.index(pattern)
+        signer = [position({"Fn::Sub": "*${PlaylistSuffix}"}), position({"Fn::Sub": "*${MpdSuffix}"})]
+        live_positions = [position(b["PathPattern"]) for b in live]
+        s3 = [position("*.m3u8"), position("*.mpd")]
+        self.assertLess(max(signer), min(live_positions), "live signed playlists must still reach the function")
+        self.assertLess(max(live_positions), min(s3), "*.m3u8 and *.mpd would take live playlists to S3")
+        self.assertEqual(live_positions, sorted(live_positions), "the live catch-all comes after its playlists")
+        for b in live[:2]:
+            self.assertEqual(b["CachePolicyId"], ref("LivePlaylistCachePolicy"), b["PathPattern"])
+        self.assertEqual(live[2]["CachePolicyId"], CACHING_OPTIMIZED)
+        for b in live:
+            self.assertNotIn("FunctionAssociations", b)
+            self.assertEqual(b["AllowedMethods"], ["GET", "HEAD"])
+
+    def test_every_live_behavior_demands_a_signature(self):
+        raw = self.distribution()["CacheBehaviors"]
+        conditional = [b["Fn::If"] for b in raw if "Fn::If" in b]
+        self.assertEqual(len(conditional), 3)
+        for name, yes, no in conditional:
+            self.assertEqual(name, "HasLiveOrigin")
+            self.assertEqual(no, ref("AWS::NoValue"))
+            self.assertEqual(yes.get("TrustedKeyGroups"), [ref("KeyGroup")], yes["PathPattern"])
+            self.assertEqual(yes.get("ViewerProtocolPolicy"), "https-only", yes["PathPattern"])
+            self.assertEqual(yes.get("ResponseHeadersPolicyId"), ref("ResponseHeadersPolicy"))
+        config = self.resolved(LiveOriginDomain=LIVE_DOMAIN)["Distribution"]["Properties"]["DistributionConfig"]
+        behaviors = [config["DefaultCacheBehavior"]] + config["CacheBehaviors"]
+        self.assertEqual(len(behaviors), 8)
+        for b in behaviors:
+            self.assertEqual(b.get("TrustedKeyGroups"), [ref("KeyGroup")], b.get("PathPattern", "(default)"))
+
+    def test_live_path_prefix_pattern(self):
+        pattern = self.pattern("LivePathPrefix")
+        for good in ["out/v1/", "live/", "a/b_c/d-e/v1.0/"]:
+            self.assertTrue(pattern.fullmatch(good), good)
+        for bad in ["/out/", "out", "*/", "out/*/", "", "/", "out//", "../", "./out/", "out/v1", "out /"]:
+            self.assertFalse(pattern.fullmatch(bad), bad)
+        self.assertTrue(pattern.fullmatch(self.t["Parameters"]["LivePathPrefix"]["Default"]))
+
+    def test_live_origin_domain_pattern(self):
+        pattern = self.pattern("LiveOriginDomain")
+        for good in ["", "a.b.c", LIVE_DOMAIN, "localhost"]:
+            self.assertTrue(pattern.fullmatch(good), good)
+        for bad in ["https://x", "x/y", "x:443", "-x.y", "x..y", "x.y.", " x", "x y"]:
+            self.assertFalse(pattern.fullmatch(bad), bad)
+
+    def test_live_cdn_auth_secret_pattern(self):
+        pattern = self.pattern("LiveCdnAuthSecretArn")
+        for good in ["", LIVE_SECRET, "arn:aws-cn:secretsmanager:cn-north-1:111122223333:secret:x-AbCdEf"]:
+            self.assertTrue(pattern.fullmatch(good), good)
+        for bad in ["live-cdn-auth", "arn:aws:secretsmanager:us-east-1:111122223333:live", "arn:aws:s3:::bucket"]:
+            self.assertFalse(pattern.fullmatch(bad), bad)
 
 
 # ----------------------------------------------------------------- function --
