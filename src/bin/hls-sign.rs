@@ -225,6 +225,35 @@ enum Command {
         /// http://127.0.0.1:9000/lambda-url/hls-edge-signer
         #[arg(long, value_name = "URL")]
         function_url: Option<String>,
+        /// The template's live origin: a folder or an http(s):// URL (e.g.
+        /// `hls-sign live-origin`), serving the paths under --live-prefix
+        /// with the live behaviours' query strings.
+        #[arg(long, value_name = "DIR|URL")]
+        live_origin: Option<String>,
+        /// The live path prefix (the template's LivePathPrefix, with slashes).
+        #[arg(long, value_name = "PATH", default_value = "/live/")]
+        live_prefix: String,
+    },
+    /// A live LL-HLS origin on loopback over ffmpeg's fMP4 parts (made by
+    /// scripts/live-source.sh): partial segments, preload hints, blocking
+    /// reloads, delta updates and rendition reports, for the emulator's
+    /// --live-origin.
+    LiveOrigin {
+        /// The folder with parts.m3u8, init.mp4 and the parts.
+        #[arg(long, value_name = "DIR")]
+        source: PathBuf,
+        /// Address to listen on (loopback).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Where the stream is served: MOUNT/master.m3u8, MOUNT/a/index.m3u8.
+        #[arg(long, value_name = "PATH", default_value = "/live/ll/")]
+        mount: String,
+        /// Parts per segment.
+        #[arg(long, default_value_t = 3)]
+        parts_per_segment: u64,
+        /// Complete segments in each playlist.
+        #[arg(long, default_value_t = 12)]
+        window: u64,
     },
     /// Generate a key pair for CloudFront (PEM files; the private one is created mode 0600).
     Keygen {
@@ -635,6 +664,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             trigger,
             template,
             function_url,
+            live_origin,
+            live_prefix,
         } => {
             let flags = RawConfig {
                 trusted_keys: trusted_key_flags(&public_keys)?,
@@ -649,9 +680,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 trigger,
                 template,
                 function_url,
+                live_origin,
+                live_prefix,
             };
             return serve(options, config);
         }
+        Command::LiveOrigin {
+            source,
+            listen,
+            mount,
+            parts_per_segment,
+            window,
+        } => return live_origin(&source, listen, mount, parts_per_segment, window),
         Command::Keygen {
             algorithm,
             private_out,
@@ -739,6 +779,66 @@ struct ServeOptions {
     trigger: ServeTrigger,
     template: Option<PathBuf>,
     function_url: Option<String>,
+    live_origin: Option<String>,
+    live_prefix: String,
+}
+
+/// An origin the emulator serves from: an http(s):// URL or a folder.
+fn origin_from(flag: &str, spec: &str) -> Result<hls_edge_signer::emulator::StaticOrigin, String> {
+    use hls_edge_signer::emulator::{FolderOrigin, StaticOrigin};
+    if spec.starts_with("http://") || spec.starts_with("https://") {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let base = spec.trim_end_matches('/').to_owned();
+        return Ok(StaticOrigin::Http { base, client });
+    }
+    let dir = PathBuf::from(spec);
+    if !dir.is_dir() {
+        return Err(format!("{flag} {spec}: not a folder or http(s) URL"));
+    }
+    Ok(StaticOrigin::Dir(FolderOrigin::new(dir)))
+}
+
+/// `hls-sign live-origin`: the LL-HLS test origin until interrupted.
+fn live_origin(
+    source: &Path,
+    listen: std::net::SocketAddr,
+    mount: String,
+    parts_per_segment: u64,
+    window: u64,
+) -> Result<ExitCode, String> {
+    use hls_edge_signer::emulator::live_origin::{serve, LiveOrigin, LiveStream};
+    if !mount.starts_with('/') || !mount.ends_with('/') {
+        return Err(format!("--mount {mount}: must start and end with /"));
+    }
+    if window == 0 {
+        return Err("--window must be at least 1".to_owned());
+    }
+    let stream = LiveStream::from_folder(source, parts_per_segment, window)
+        .map_err(|e| format!("--source {}: {e}", source.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("--listen {listen}: {e}"))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("listening on http://{address}{mount}master.m3u8");
+        let origin = LiveOrigin {
+            stream,
+            mount,
+            started: std::time::Instant::now(),
+        };
+        serve(listener, std::sync::Arc::new(origin))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// `hls-sign serve`: the local CloudFront emulator.
@@ -746,11 +846,8 @@ fn serve(options: ServeOptions, mut function_config: Config) -> Result<ExitCode,
     use hls_edge_signer::emulator::function::FunctionTarget;
     use hls_edge_signer::emulator::template::{Deployment, DEPLOYED};
     use hls_edge_signer::emulator::{
-        cf_function::CloudFrontFunction, serve, DeployedChain, EmulatedTrigger, Emulator,
-        FolderOrigin, StaticOrigin,
+        cf_function::CloudFrontFunction, serve, DeployedChain, EmulatedTrigger, Emulator, LiveRoute,
     };
-    let origin = options.origin;
-    let http_origin = origin.starts_with("http://") || origin.starts_with("https://");
     let template = match &options.template {
         Some(path) => read_text(path)?,
         None => DEPLOYED.to_owned(),
@@ -765,19 +862,22 @@ fn serve(options: ServeOptions, mut function_config: Config) -> Result<ExitCode,
             .await
             .map_err(|e| format!("--listen {}: {e}", options.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
-        let static_origin = if http_origin {
-            let client = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| e.to_string())?;
-            let base = origin.trim_end_matches('/').to_owned();
-            StaticOrigin::Http { base, client }
-        } else {
-            let dir = PathBuf::from(&origin);
-            if !dir.is_dir() {
-                return Err(format!("--origin {origin}: not a folder or http(s) URL"));
+        let static_origin = origin_from("--origin", &options.origin)?;
+        let live = match &options.live_origin {
+            None => None,
+            Some(spec) => {
+                let prefix = &options.live_prefix;
+                if !prefix.starts_with('/') || !prefix.ends_with('/') || prefix.len() < 3 {
+                    return Err(format!(
+                        "--live-prefix {prefix}: must start and end with / and name a folder"
+                    ));
+                }
+                Some(LiveRoute {
+                    prefix: prefix.clone(),
+                    origin: origin_from("--live-origin", spec)?,
+                    query_strings: deployment.live_query_strings.clone(),
+                })
             }
-            StaticOrigin::Dir(FolderOrigin::new(dir))
         };
         // As deployed, the function's origin is the distribution: it fetches
         // `index.m3u8` back through this emulator, signed.
@@ -822,6 +922,7 @@ fn serve(options: ServeOptions, mut function_config: Config) -> Result<ExitCode,
             dev_ttl: options.dev_ttl,
             verified: hls_edge_signer::verify::VerifiedSignatures::new(4096),
             trigger,
+            live,
         };
         println!("listening on http://{address}");
         serve(listener, std::sync::Arc::new(emulator))

@@ -32,6 +32,7 @@
 
 pub mod cf_function;
 pub mod function;
+pub mod live_origin;
 mod static_origin;
 pub mod template;
 
@@ -98,6 +99,43 @@ pub struct Emulator {
     /// Signatures already verified (segments of one playlist share one).
     pub verified: VerifiedSignatures,
     pub trigger: EmulatedTrigger,
+    /// The template's optional live origin and its behaviours.
+    pub live: Option<LiveRoute>,
+}
+
+/// The live behaviours of `template.yaml`: paths under the live prefix go
+/// to the live origin; its playlists and MPDs pass on only the query
+/// strings of `LivePlaylistCachePolicy` (the LL-HLS delivery directives),
+/// everything else under it (segments, parts, keys) no query at all, as
+/// with CachingOptimized.
+pub struct LiveRoute {
+    /// `/out/v1/`-style: starts and ends with `/`.
+    pub prefix: String,
+    pub origin: StaticOrigin,
+    pub query_strings: Vec<String>,
+}
+
+impl LiveRoute {
+    pub fn claims(&self, path: &str) -> bool {
+        path.starts_with(&self.prefix)
+    }
+
+    /// The part of the viewer's `query` the behaviour for `path` forwards,
+    /// in the viewer's order.
+    pub fn forwarded_query(&self, path: &str, query: &str) -> String {
+        let playlist = [".m3u8", ".mpd"].iter().any(|ext| path.ends_with(ext));
+        if !playlist {
+            return String::new();
+        }
+        query
+            .split('&')
+            .filter(|pair| {
+                let name = pair.split('=').next().unwrap_or("");
+                self.query_strings.iter().any(|kept| kept == name)
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
 }
 
 type HttpResponse = Response<Full<Bytes>>;
@@ -246,7 +284,7 @@ impl Emulator {
             Ok(found) => found,
             Err(refused) => return refused,
         };
-        let expires = now + self.dev_ttl;
+        let expires = now + dev_lifetime(query, self.dev_ttl);
         let delivery = match query_value(query, "delivery") {
             None => None,
             Some(name) => match name.parse::<Delivery>() {
@@ -289,7 +327,7 @@ impl Emulator {
             Err(refused) => return refused,
         };
         let directory = &path[..path.rfind('/').map_or(1, |i| i + 1)];
-        let expires = now + self.dev_ttl;
+        let expires = now + dev_lifetime(query, self.dev_ttl);
         let policy = Policy::custom(&format!("https://{}{directory}*", self.host), expires);
         let cookies = match key.signer.sign_cookies(&policy) {
             Ok(cookies) => cookies,
@@ -364,7 +402,14 @@ impl Emulator {
         // The cache behaviors: `*._m3u8` and `*._mpd` to the function, the
         // rest to the origin.
         if self.handler.routes().route(&path).is_none() {
-            return self.origin.serve(&path, head, range.as_deref()).await;
+            if let Some(live) = self.live.as_ref().filter(|live| live.claims(&path)) {
+                let forwarded = live.forwarded_query(&path, &query);
+                return live
+                    .origin
+                    .serve(&path, Some(&forwarded), head, range.as_deref())
+                    .await;
+            }
+            return self.origin.serve(&path, None, head, range.as_deref()).await;
         }
         let viewer = OriginRequest {
             method: request.method().as_str().to_owned(),
@@ -442,6 +487,14 @@ impl Emulator {
             .invoke(&self.handler, &origin_request, now)
             .await
     }
+}
+
+/// The lifetime of a development grant: `ttl=N` seconds when asked (a
+/// viewer cut off mid-stream), never more than `--dev-ttl`.
+fn dev_lifetime(query: &str, dev_ttl: u64) -> u64 {
+    query_value(query, "ttl")
+        .and_then(|ttl| ttl.parse::<u64>().ok())
+        .map_or(dev_ttl, |ttl| ttl.clamp(1, dev_ttl))
 }
 
 /// The CloudFront Functions (1.0) viewer-request event for a request.

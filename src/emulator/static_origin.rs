@@ -71,16 +71,24 @@ pub fn byte_range(header: &str, len: usize) -> Result<Option<(usize, usize)>, ()
 }
 
 impl StaticOrigin {
+    /// Serves `path`; an HTTP origin also gets `query` (what the
+    /// behaviour's cache policy forwards) and answers with its own caching
+    /// headers.
     pub async fn serve(
         &self,
         path: &str,
+        query: Option<&str>,
         head: bool,
         range: Option<&str>,
     ) -> (HttpResponse, String) {
         match self {
             StaticOrigin::Dir(folder) => serve_file(folder, path, head, range),
             StaticOrigin::Http { base, client } => {
-                let mut request = client.get(format!("{base}{path}"));
+                let target = match query.filter(|q| !q.is_empty()) {
+                    Some(query) => format!("{base}{path}?{query}"),
+                    None => format!("{base}{path}"),
+                };
+                let mut request = client.get(target);
                 if let Some(range) = range {
                     request = request.header("range", range);
                 }
@@ -94,6 +102,8 @@ impl StaticOrigin {
                             "accept-ranges",
                             "etag",
                             "last-modified",
+                            "cache-control",
+                            "age",
                         ] {
                             if let Some(value) = upstream.headers().get(name) {
                                 builder = builder.header(name, value);

@@ -64,6 +64,11 @@ pub struct Deployment {
     /// The `ViewerGrantFunction`'s JavaScript.
     pub function_code: String,
     pub origin_request_policy: OriginRequestPolicy,
+    /// The query strings the live playlist behaviours
+    /// (`LivePlaylistCachePolicy`) put in the cache key and so forward to
+    /// the live origin: the LL-HLS delivery directives. Everything else in
+    /// the query stays at the edge.
+    pub live_query_strings: Vec<String>,
 }
 
 impl Deployment {
@@ -104,7 +109,25 @@ impl Deployment {
                 })
             }
         };
+        const LIVE: &str = "LivePlaylistCachePolicy";
+        let live = resource(text, LIVE)?;
+        let live_behavior = scalar(&live, "QueryStringBehavior").ok_or(TemplateError::NoKey {
+            resource: LIVE,
+            key: "QueryStringBehavior",
+        })?;
+        if live_behavior != "whitelist" {
+            return Err(TemplateError::NotEmulated {
+                key: "QueryStringBehavior",
+                value: live_behavior,
+                supported: "whitelist (live playlists)",
+            });
+        }
+        let live_query_strings = list(&live, "QueryStrings").ok_or(TemplateError::NoKey {
+            resource: LIVE,
+            key: "QueryStrings",
+        })?;
         Ok(Self {
+            live_query_strings,
             function_code,
             origin_request_policy: OriginRequestPolicy {
                 header_behavior: emulated(
@@ -230,6 +253,10 @@ mod tests {
         }
         assert!(!policy.forwards_header("cookie"));
         assert!(!policy.forwards_header("host"));
+        assert_eq!(
+            deployment.live_query_strings,
+            ["_HLS_msn", "_HLS_part", "_HLS_skip"]
+        );
     }
 
     #[test]

@@ -14,7 +14,13 @@
 // requests and unsigned count what the page logged (unsigned: no CloudFront
 // signature in the query); urls lists them; reason says why ok is false (null when it is true).
 // The page's console errors and exceptions go to stderr.
-// Exit status: 0 played to the end, 1 failed, 2 usage.
+// Live streams: with WATCH_S=N in the environment, success is N seconds of
+// wall-clock playback from the first frame (no end to reach), and the JSON
+// also has "watched" (s), "advanced" (media seconds played meanwhile),
+// "longestFreeze" (longest wall-clock stretch, in s, in which the playhead
+// did not move) and "playlists": every playlist response the page received,
+// as {at (epoch s), url, status, body}.
+// Exit status: 0 played to the end (or watched), 1 failed, 2 usage.
 import { chromium } from 'playwright-core';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -31,6 +37,15 @@ const [pageUrl, shotPath, timeoutArg] = process.argv.slice(2);
 if (!pageUrl || !shotPath) usage();
 const timeoutMs = timeoutArg === undefined ? 60000 : Number(timeoutArg);
 if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) usage(`bad TIMEOUT_MS: ${timeoutArg}`);
+
+const watchS = process.env.WATCH_S ? Number(process.env.WATCH_S) : null;
+if (watchS !== null && !(watchS > 0)) usage(`bad WATCH_S: ${process.env.WATCH_S}`);
+const playlists = [];
+let watchStart = null;
+let startTime = 0;
+let lastMove = null;
+let lastTime = -1;
+let longestFreeze = 0;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const deadline = Date.now() + timeoutMs;
@@ -70,6 +85,16 @@ try {
     if (msg.type() === 'error') console.error(`page console error: ${msg.text()}`);
   });
   page.on('pageerror', (err) => console.error(`page exception: ${err.message}`));
+  if (watchS !== null) {
+    page.on('response', async (res) => {
+      const url = res.url();
+      if (!/\.(_?m3u8|_?mpd)(\?|$)/.test(new URL(url).pathname + '?')) return;
+      const at = Date.now() / 1000;
+      let body = '';
+      try { body = await res.text(); } catch (err) { body = ''; }
+      playlists.push({ at, url, status: res.status(), body });
+    });
+  }
   page.on('requestfailed', (req) => {
     console.error(`page request failed: ${req.url()} (${req.failure()?.errorText ?? 'unknown'})`);
   });
@@ -91,8 +116,25 @@ try {
         await screenshot();
         shot = true;
       }
-      const atEnd = state.duration > 0 && state.currentTime >= state.duration - 0.5;
-      if (state.ended || atEnd) break;
+      if (watchS !== null) {
+        const now = Date.now() / 1000;
+        if (watchStart === null && state.currentTime > 0) {
+          watchStart = now;
+          startTime = state.currentTime;
+          lastMove = now;
+        }
+        if (watchStart !== null) {
+          if (state.currentTime !== lastTime) {
+            lastTime = state.currentTime;
+            lastMove = now;
+          }
+          longestFreeze = Math.max(longestFreeze, now - lastMove);
+          if (now - watchStart >= watchS) break;
+        }
+      } else {
+        const atEnd = state.duration > 0 && state.currentTime >= state.duration - 0.5;
+        if (state.ended || atEnd) break;
+      }
     }
     if (Date.now() >= deadline) {
       failure = state
@@ -122,6 +164,14 @@ const result = {
   urls: requests.map((r) => r.url),
   reason: failure,
 };
+if (watchS !== null) {
+  const now = Date.now() / 1000;
+  result.watched = watchStart === null ? 0 : now - watchStart;
+  result.advanced = watchStart === null ? 0 : (state?.currentTime ?? 0) - startTime;
+  result.longestFreeze = longestFreeze;
+  result.playlists = playlists;
+  result.requestLog = requests;
+}
 if (failure !== null) console.error(`player.mjs: ${failure}`);
 console.log(JSON.stringify(result));
 process.exit(result.ok ? 0 : 1);
