@@ -110,6 +110,14 @@ impl LimitOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IssueLimits {
     pub expires: u64,
+    /// When grants for manifests that come back through the function (a
+    /// renamed child playlist, an MPD `Location`) expire: with the viewer's
+    /// own grant (or a fixed configured expiry, if sooner). Each such
+    /// request is verified again and everything it leads to is capped anew,
+    /// so this gives nothing the viewer's grant does not; a shorter lifetime
+    /// would cut a live viewer off after `ttl` while its grant still runs,
+    /// since players reload a child playlist by the URL the parent gave.
+    pub routed_expires: u64,
     /// The viewer's own not-before time, carried over.
     pub not_before: Option<u64>,
     pub ip_range: Option<Ipv4Cidr>,
@@ -136,6 +144,10 @@ impl IssueLimits {
             return Err(GrantError::ViewerExpired { expires: cap, now });
         }
         let expires = ours.min(cap);
+        let routed_expires = match options.expiry {
+            Expiry::Ttl { .. } => cap,
+            Expiry::At(_) => expires,
+        };
         let inherited = viewer.policy().ip_range();
         let (pin, pinned) = match (options.ip_pinning, client_ip) {
             (IpPinning::Inherit, _) => (None, false),
@@ -159,10 +171,20 @@ impl IssueLimits {
         };
         Ok(Self {
             expires,
+            routed_expires,
             not_before: viewer.policy().not_before(),
             ip_range,
             pinned,
         })
+    }
+
+    /// These limits for a manifest routed back through the function (see
+    /// [`IssueLimits::routed_expires`]).
+    pub fn routed(&self) -> IssueLimits {
+        IssueLimits {
+            expires: self.routed_expires,
+            ..*self
+        }
     }
 
     /// Whether a grant under these limits can use the canned form (nothing
@@ -244,7 +266,19 @@ mod tests {
         assert_eq!(limits.unwrap().expires, 1320);
         let short = viewer(Policy::canned("https://h/v/i._m3u8", 1200), 1000, None);
         let capped = IssueLimits::compute(options(ttl, IpPinning::Inherit), &short, None, 1000);
-        assert_eq!(capped.unwrap().expires, 1200);
+        let capped = capped.unwrap();
+        assert_eq!(capped.expires, 1200);
+        // Manifests routed back through the function last as the viewer's grant.
+        let routed = IssueLimits::compute(options(ttl, IpPinning::Inherit), &long, None, 1000);
+        assert_eq!(routed.unwrap().routed().expires, 5000);
+        assert_eq!(capped.routed().expires, 1200);
+        let fixed = IssueLimits::compute(
+            options(Expiry::At(2000), IpPinning::Inherit),
+            &long,
+            None,
+            1000,
+        );
+        assert_eq!(fixed.unwrap().routed().expires, 2000);
         assert_eq!(
             IssueLimits::compute(options(ttl, IpPinning::Inherit), &short, None, 1200),
             Err(GrantError::ViewerExpired {

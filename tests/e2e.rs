@@ -19,7 +19,7 @@ use std::process::Command;
 
 use common::emulator::{code_of, get, get_with};
 use common::generated_key;
-use common::stack::{have, Backend, Stack};
+use common::stack::{have, players_ready, Backend, Stack};
 use hls_edge_signer::{
     Condition, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, RsaBackend, UrlSigner,
 };
@@ -302,18 +302,7 @@ fn chromium_plays_with(
     delivery: Option<&str>,
 ) -> Option<serde_json::Value> {
     let e2e = repo().join("tests/e2e");
-    if !have("node", &["--version"]) || !have("/usr/bin/chromium", &["--version"]) {
-        return None;
-    }
-    if ["playwright-core", "hls.js", "dashjs", "shaka-player"]
-        .iter()
-        .any(|package| !e2e.join("node_modules").join(package).is_dir())
-    {
-        assert!(
-            std::env::var_os("HLS_REQUIRE_E2E").is_none(),
-            "npm packages missing: npm ci --prefix tests/e2e"
-        );
-        println!("skipped: npm ci --prefix tests/e2e has not been run");
+    if !players_ready() {
         return None;
     }
     let stack = stack(name, Backend::Bootstrap)?;

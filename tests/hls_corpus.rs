@@ -17,6 +17,7 @@ use common::independent::{climbs, resolve, split_absolute, unsafe_path, uris_in_
 use common::{generated_key, shared_testdata};
 use hls_edge_signer::grant::{round_up, Expiry, IpPinning};
 use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
+use hls_edge_signer::live::LiveTiming;
 use hls_edge_signer::{
     verify_request, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, PublicKey, RsaBackend,
     TrustedKeys, UrlSigner,
@@ -156,12 +157,21 @@ fn segment_pattern(url: &str) -> Option<String> {
 
 /// Checks one signed URI pair; returns whether its viewer parameters were
 /// propagated.
+/// The expiries a signed URI may carry.
+#[derive(Clone, Copy)]
+struct Expected {
+    /// An issued grant's.
+    expected: u64,
+    /// The viewer's own (routed child playlists).
+    viewer_cap: u64,
+}
+
 fn check_signed(
     s: &Setup,
     viewer_url: &str,
     viewer_query: Option<&str>,
-    input: &str,
-    output: &str,
+    (input, output): (&str, &str),
+    expiry: Expected,
     context: &str,
 ) {
     let (in_main, in_fragment) = input.split_once('#').unwrap_or((input, ""));
@@ -196,11 +206,15 @@ fn check_signed(
             .unwrap_or_else(|r| panic!("{context}: LL-HLS reload {reload}: {r}"));
     }
     let propagated = viewer_query.is_some_and(|q| signing.join("&") == q);
+    // A child playlist comes back through the function: it lasts as the
+    // viewer's grant (which, in wildcard and directory, ends at +1800).
+    let routed = target_is_routed(&absolute);
     match s.mode {
         Mode::Propagate if propagated => {
             assert_eq!(grant.policy().expires(), NOW + 7200);
         }
-        _ => assert_eq!(grant.policy().expires(), s.expected_expiry, "{context}"),
+        _ if routed => assert_eq!(grant.policy().expires(), expiry.viewer_cap, "{context}"),
+        _ => assert_eq!(grant.policy().expires(), expiry.expected, "{context}"),
     }
     // What each mode may grant, read independently (DESIGN §5.4).
     let resource = grant.policy().resource().to_owned();
@@ -281,6 +295,20 @@ fn check_playlist(s: &Setup, name: &str, input: &str) -> Result<usize, String> {
         .rewrite(input, &viewer, NOW)
         .map_err(|e| e.to_string())?;
     let output = &rewritten.body;
+    // A live playlist (no end) gets grants that last its window plus the
+    // hold-back, still capped by the viewer's grant; a routed child
+    // playlist lasts as the viewer's grant.
+    let viewer_cap = match s.mode {
+        Mode::Wildcard | Mode::Directory => NOW + 1800,
+        _ => NOW + 7200,
+    };
+    let expected = match LiveTiming::of_hls(input) {
+        Some(live) => s
+            .expected_expiry
+            .max(round_up(NOW + live.min_lifetime(), BUCKET))
+            .min(viewer_cap),
+        None => s.expected_expiry,
+    };
     let in_lines: Vec<&str> = input.split_inclusive('\n').collect();
     let out_lines: Vec<&str> = output.split_inclusive('\n').collect();
     assert_eq!(in_lines.len(), out_lines.len(), "{name}: line count");
@@ -305,7 +333,11 @@ fn check_playlist(s: &Setup, name: &str, input: &str) -> Result<usize, String> {
                     "{context}: `{uri_in}` changed"
                 );
                 let query = viewer_query.as_deref();
-                check_signed(s, &base, query, uri_in, uri_out, &context);
+                let expiry = Expected {
+                    expected,
+                    viewer_cap,
+                };
+                check_signed(s, &base, query, (uri_in, uri_out), expiry, &context);
                 signed += 1;
             }
             (at_a, at_b) = (ea, eb);
@@ -385,4 +417,12 @@ fn corpus_directory() {
 #[test]
 fn corpus_propagate() {
     run_mode(Mode::Propagate);
+}
+
+/// Whether `url` names a playlist routed back through the function.
+fn target_is_routed(url: &str) -> bool {
+    url.split(['?', '#'])
+        .next()
+        .unwrap_or("")
+        .ends_with("._m3u8")
 }

@@ -169,7 +169,12 @@ impl Rewriter {
                             escaped.clone()
                         }
                         _ => {
-                            let policy = limits.policy(&resource);
+                            // An MPD `Location` comes back through the
+                            // function: it lasts as the viewer's grant.
+                            let policy = match rename_at {
+                                Some(_) => limits.routed().policy(&resource),
+                                None => limits.policy(&resource),
+                            };
                             let (params, hit) =
                                 self.cache().get_or_sign(self.signer(), &policy, canned)?;
                             if hit {

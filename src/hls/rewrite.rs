@@ -666,7 +666,7 @@ impl<'a> Job<'a> {
             }
             None => {
                 let grant = self.resource(&origin, &path, &target_url, child_playlist, carrier);
-                let params = self.signed(grant.resource, grant.canned)?;
+                let params = self.signed(grant.resource, grant.canned, rename.is_some())?;
                 if grant.pattern
                     && self.viewer_params.is_none()
                     && uri::is_plain_relative_path(reference)
@@ -750,15 +750,25 @@ impl<'a> Job<'a> {
         Some(params.clone())
     }
 
-    /// Parameters for a grant on `resource` under this request's limits.
-    fn signed(&mut self, resource: String, canned: bool) -> Result<Arc<str>, SignError> {
+    /// Parameters for a grant on `resource` under this request's limits
+    /// (`routed`: a child playlist that comes back through the function,
+    /// which lasts as the viewer's grant; see [`IssueLimits::routed`]).
+    fn signed(
+        &mut self,
+        resource: String,
+        canned: bool,
+        routed: bool,
+    ) -> Result<Arc<str>, SignError> {
         if let Some((last, params)) = &self.last {
             if *last == resource && !canned {
                 self.stats.cache_hits += 1;
                 return Ok(params.clone());
             }
         }
-        let policy = self.limits.policy(&resource);
+        let policy = match routed {
+            true => self.limits.routed().policy(&resource),
+            false => self.limits.policy(&resource),
+        };
         let (params, hit) =
             self.rewriter
                 .cache

@@ -26,8 +26,15 @@ impl EmulatorProcess {
     /// Starts `hls-sign serve --listen 127.0.0.1:0 ARGS…` in `dir` and waits
     /// for its `listening on` line.
     pub fn start(dir: &Path, args: &[&str]) -> EmulatorProcess {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend(args);
+        Self::spawn(dir, &all)
+    }
+
+    /// `hls-sign ARGS…` (a server that prints `listening on URL` first);
+    /// `base` is that URL.
+    pub fn spawn(dir: &Path, args: &[&str]) -> EmulatorProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hls-sign"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .current_dir(dir)
             .stdout(Stdio::piped())

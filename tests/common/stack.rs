@@ -34,6 +34,27 @@ pub fn have(tool: &str, probe: &[&str]) -> bool {
     ok
 }
 
+/// Whether headless Chromium can play here: node, Chromium and the npm
+/// packages of `tests/e2e` (a note and `false` when not, a panic under CI).
+pub fn players_ready() -> bool {
+    let e2e = repo().join("tests/e2e");
+    if !have("node", &["--version"]) || !have("/usr/bin/chromium", &["--version"]) {
+        return false;
+    }
+    if ["playwright-core", "hls.js", "dashjs", "shaka-player"]
+        .iter()
+        .any(|package| !e2e.join("node_modules").join(package).is_dir())
+    {
+        assert!(
+            std::env::var_os("HLS_REQUIRE_E2E").is_none(),
+            "npm packages missing: npm ci --prefix tests/e2e"
+        );
+        println!("skipped: npm ci --prefix tests/e2e has not been run");
+        return false;
+    }
+    true
+}
+
 /// Where the function runs behind the emulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -186,7 +207,34 @@ impl Stack {
     /// serving `events/origin`. `Backend::Bootstrap` falls back to the
     /// in-process function (with a note) where cargo-lambda is missing.
     pub fn start(backend: Backend, key: &Path, key_pair_id: &str) -> Stack {
+        Self::start_with(backend, key, key_pair_id, &[], &[])
+    }
+
+    /// [`Stack::start`] with more emulator arguments (`--live-origin …`)
+    /// and the function's configuration as `HLS_*` variables (given to the
+    /// bootstrap, and to the emulator's own handler as a `--config` file).
+    pub fn start_with(
+        backend: Backend,
+        key: &Path,
+        key_pair_id: &str,
+        extra: &[&str],
+        function_env: &[(&str, u64)],
+    ) -> Stack {
         let key_arg = key.to_str().unwrap();
+        let config = key.with_extension("config.json");
+        let fields: serde_json::Map<String, serde_json::Value> = function_env
+            .iter()
+            .map(|(name, value)| {
+                let field = match *name {
+                    "HLS_TTL" => "ttl_seconds",
+                    "HLS_BUCKET" => "bucket_seconds",
+                    other => panic!("no config field for {other}"),
+                };
+                (field.to_owned(), (*value).into())
+            })
+            .collect();
+        std::fs::write(&config, serde_json::Value::Object(fields).to_string()).unwrap();
+        let config_arg = config.to_str().unwrap().to_owned();
         let mut args = vec![
             "--origin",
             "events/origin",
@@ -194,7 +242,10 @@ impl Stack {
             key_arg,
             "--key-pair-id",
             key_pair_id,
+            "--config",
+            &config_arg,
         ];
+        args.extend(extra);
         match backend {
             Backend::ViewerRequest => {
                 args.extend(["--trigger", "viewer-request"]);
@@ -213,16 +264,24 @@ impl Stack {
             Backend::Bootstrap => {
                 let Some(mut lambda) = LocalLambda::start_runtime() else {
                     println!("note: the function runs in the emulator's process instead");
-                    return Stack::start(Backend::InProcess, key, key_pair_id);
+                    return Stack::start_with(
+                        Backend::InProcess,
+                        key,
+                        key_pair_id,
+                        extra,
+                        function_env,
+                    );
                 };
                 let function_url = lambda.function_url();
                 args.extend(["--function-url", &function_url]);
                 let emulator = EmulatorProcess::start(&repo(), &args);
-                lambda.start_bootstrap(&[
+                let mut env = vec![
                     ("HLS_KEY_FILE", key_arg.to_owned()),
                     ("HLS_KEY_PAIR_ID", key_pair_id.to_owned()),
                     ("HLS_DISTRIBUTION_ENDPOINT", emulator.base.clone()),
-                ]);
+                ];
+                env.extend(function_env.iter().map(|(k, v)| (*k, v.to_string())));
+                lambda.start_bootstrap(&env);
                 Stack {
                     emulator,
                     backend,

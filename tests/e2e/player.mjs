@@ -173,5 +173,5 @@ if (watchS !== null) {
   result.requestLog = requests;
 }
 if (failure !== null) console.error(`player.mjs: ${failure}`);
-console.log(JSON.stringify(result));
-process.exit(result.ok ? 0 : 1);
+// Large results (live playlists) outgrow a pipe's buffer: exit once written.
+process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(result.ok ? 0 : 1));
