@@ -45,6 +45,10 @@ bench:
 	python3 bench/manifest_process.py target/release/hls-sign target/bench-rewrite/key.pem \
 		target/bench-rewrite/media-1000.m3u8 target/bench-rewrite
 	python3 bench/report.py target/openssl-speed.txt
+	@if command -v ffmpeg >/dev/null; then \
+		test -f target/bench-live/parts/parts.m3u8 || scripts/live-source.sh parts target/bench-live/parts 60; \
+		python3 bench/live.py target/release/hls-sign target/bench-live/parts target/bench-rewrite/key.pem target/bench-live; \
+	else echo "note: ffmpeg not found; live reloads not measured"; fi
 
 ## The local CloudFront emulator on the sample stream: a development key pair
 ## (made on first run, kept in .dev/, never committed), hls.js, dash.js and
