@@ -9,6 +9,11 @@
 //!   resource once per bucket). The viewer's expiry is a hard cap: bucketing
 //!   never moves past it. When the viewer's grant has a not-before time, the
 //!   issued ones carry it too, so nothing issued is valid before G is.
+//!   Two refinements, neither past G: a live manifest's grants last at
+//!   least its window plus its hold-back ([`LimitOptions::lasting_at_least`]),
+//!   and a manifest that comes back through the function (a renamed child
+//!   playlist, an MPD `Location`) lasts as G does
+//!   ([`IssueLimits::routed_expires`]).
 //! * **Place.** The viewer's IP range is always inherited. Pinning narrows it
 //!   further (to the client's IPv4 address, or to a configured range that
 //!   nests inside the viewer's); it never widens it. CloudFront policies
