@@ -236,6 +236,15 @@ fn a_live_window_plays_for_90_s_and_an_expired_viewer_is_cut_off() {
     // The expiring viewer: everything worked until its grant ended; after
     // that, CloudFront's 403 and nothing more.
     let (_, cut, stderr) = result_of("live-expiring", expiring);
+    // The grant's own end, as signed into the master URL the page used.
+    let ends = cut["requestLog"][0]["url"]
+        .as_str()
+        .and_then(|url| {
+            url.split(['?', '&'])
+                .find_map(|p| p.strip_prefix("Expires="))
+        })
+        .and_then(|e| e.parse::<f64>().ok())
+        .unwrap_or(ends);
     let before: Vec<_> = statuses_after(&cut, 0.0)
         .into_iter()
         .filter(|(at, _, _)| *at < ends - 1.0)
