@@ -174,6 +174,8 @@ fn a_live_window_plays_for_90_s_and_an_expired_viewer_is_cut_off() {
     // ffmpeg encodes in real time into the live origin's folder.
     let origin = scratch("live-window-origin");
     let stream = origin.join("live/ff");
+    // Nothing left from an earlier run may pass for the new stream.
+    let _ = std::fs::remove_dir_all(&stream);
     let encoder = Killed(
         Command::new(repo().join("scripts/live-source.sh"))
             .args(["window", stream.to_str().unwrap(), "150"])
