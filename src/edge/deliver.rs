@@ -5,7 +5,6 @@
 use crate::delivery::{self, Fallback, Plan};
 use crate::grant::IssueLimits;
 use crate::hls::rewrite::{RewriteError, Rewriter, Rewritten, Viewer};
-use crate::live::LiveTiming;
 use crate::manifest::ManifestFormat;
 use crate::signed_url::{CookieAttributes, SignedCookies};
 
@@ -84,25 +83,17 @@ impl Job<'_> {
         }
     }
 
-    /// The limits of anything issued for this request: the rewriter's own,
-    /// lasting as long as the manifest's live window needs.
+    /// The place and time limits of anything issued for this request (the
+    /// rewriter's own). The lifetime a live window needs is the rewrite's
+    /// to decide ([`Rewritten::expires`]), from the manifest it reads.
     fn limits(&self) -> Result<IssueLimits, RewriteError> {
-        let live = match self.format {
-            ManifestFormat::Hls => LiveTiming::of_hls(self.body),
-            ManifestFormat::Dash => crate::dash::scan::scan(self.body)
-                .ok()
-                .and_then(|mpd| LiveTiming::of_mpd(&mpd)),
-        };
-        Ok(self
-            .rewriter
-            .issue_limits(live.as_ref(), &self.viewer, self.now)?)
+        Ok(self.rewriter.issue_limits(None, &self.viewer, self.now)?)
     }
 
     /// Configured pinning that the viewer's own grant does not carry: its
     /// grant cannot travel as it is (it would bypass the pinning).
     fn pinning_differs(&self) -> Result<bool, RewriteError> {
-        let limits = self.rewriter.issue_limits(None, &self.viewer, self.now)?;
-        Ok(limits.ip_range != self.viewer.grant.policy().ip_range())
+        Ok(self.limits()?.ip_range != self.viewer.grant.policy().ip_range())
     }
 
     fn delivered(
@@ -124,7 +115,15 @@ impl Job<'_> {
     fn issue_cookies(&self, tree: &str) -> Result<Delivered, RewriteError> {
         let limits = self.limits()?;
         let resource = format!("{tree}*");
-        let policy = limits.policy(&resource);
+        let carry = delivery::cookie_carry(&resource, limits.ip_range);
+        let mut rewritten = self.rewrite_carrying(Some(carry))?;
+        // The cookies last as the manifest's own grants do (a live window's
+        // included), from the one reading of the manifest the rewrite made.
+        let policy = IssueLimits {
+            expires: rewritten.expires,
+            ..limits
+        }
+        .policy(&resource);
         let (params, hit) =
             self.rewriter
                 .cache()
@@ -136,8 +135,6 @@ impl Job<'_> {
             http_only: true,
             same_site: Some(self.cookies.same_site.to_owned()),
         };
-        let carry = delivery::cookie_carry(&resource, limits.ip_range);
-        let mut rewritten = self.rewrite_carrying(Some(carry))?;
         if hit {
             rewritten.stats.cache_hits += 1;
         } else {
