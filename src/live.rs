@@ -78,6 +78,14 @@ impl LiveTiming {
     /// assert!(LiveTiming::of_hls(&format!("{live}#EXT-X-ENDLIST\n")).is_none());
     /// ```
     pub fn of_hls(playlist: &str) -> Option<LiveTiming> {
+        // A VOD playlist is known by one substring search, without reading
+        // its lines (every VOD rewrite passes here).
+        if ["\n#EXT-X-ENDLIST", "\n#EXT-X-PLAYLIST-TYPE:VOD"]
+            .iter()
+            .any(|tag| playlist.contains(tag))
+        {
+            return None;
+        }
         let mut target = None;
         let mut part_target = None;
         let mut hold_back = None;
@@ -85,7 +93,7 @@ impl LiveTiming {
         let mut window = 0.0;
         let mut skipped = 0.0;
         for line in playlist.lines() {
-            let Some(tag) = line.trim_end().strip_prefix("#EXT") else {
+            let Some(tag) = line.trim().strip_prefix("#EXT") else {
                 continue;
             };
             if let Some(value) = tag.strip_prefix("INF:") {
@@ -240,6 +248,8 @@ mod tests {
         ])
         .is_none());
         assert!(live(&["#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-TARGETDURATION:2"]).is_none());
+        // Indented or CRLF tags, as the scanner reads them.
+        assert!(live(&["#EXT-X-TARGETDURATION:2", "  #EXT-X-ENDLIST\r"]).is_none());
         assert!(live(&["#EXT-X-STREAM-INF:BANDWIDTH=1", "a.m3u8"]).is_none());
         // An EVENT playlist is live until it ends.
         assert!(live(&["#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-TARGETDURATION:2"]).is_some());
