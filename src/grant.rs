@@ -100,9 +100,7 @@ impl LimitOptions {
     pub fn lasting_at_least(self, seconds: u64) -> Self {
         let expiry = match self.expiry {
             Expiry::Ttl { ttl, bucket } => Expiry::Ttl {
-                ttl: ttl
-                    .max(round_up(seconds, bucket))
-                    .min(crate::live::MAX_LIFETIME.max(ttl)),
+                ttl: ttl.max(round_up(seconds, bucket).min(crate::live::MAX_LIFETIME)),
                 bucket,
             },
             fixed => fixed,
