@@ -55,6 +55,8 @@ pub struct LiveStream {
     window: u64,
     part_target: f64,
     target: u64,
+    /// The mean part duration: the clock of the live edge.
+    part_seconds: f64,
 }
 
 /// One playlist request's view of the stream.
@@ -110,7 +112,10 @@ impl LiveStream {
         // Rounded up at five decimals, so every part fits under it.
         let part_target = (longest * 100_000.0).ceil() / 100_000.0;
         let target = (longest * per_segment as f64).round().max(1.0) as u64;
+        let total: f64 = parts.iter().map(|(_, d)| d).sum();
+        let part_seconds = (total / parts.len().max(1) as f64).max(0.01);
         Self {
+            part_seconds,
             init,
             parts,
             per_segment,
@@ -122,8 +127,7 @@ impl LiveStream {
 
     /// The nominal duration of a part, in seconds.
     pub fn part_seconds(&self) -> f64 {
-        let total: f64 = self.parts.iter().map(|(_, d)| d).sum();
-        (total / self.parts.len().max(1) as f64).max(0.01)
+        self.part_seconds
     }
 
     /// Parts published `elapsed` after the origin started; the window is
@@ -499,9 +503,15 @@ pub async fn serve(listener: TcpListener, origin: Arc<LiveOrigin>) -> std::io::R
                     let path = request.uri().path().to_owned();
                     let query = request.uri().query().unwrap_or("").to_owned();
                     let (response, note) = origin.answer(&path, &query).await;
-                    let target: String = match query.is_empty() {
+                    // Only the delivery directives are logged: a query may
+                    // hold anything, a signature included.
+                    let directives: Vec<&str> = query
+                        .split('&')
+                        .filter(|pair| pair.starts_with("_HLS_"))
+                        .collect();
+                    let target: String = match directives.is_empty() {
                         true => path,
-                        false => format!("{path}?{query}"),
+                        false => format!("{path}?{}", directives.join("&")),
                     }
                     .chars()
                     .take(300)
