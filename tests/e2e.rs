@@ -19,7 +19,7 @@ use std::process::Command;
 
 use common::emulator::{code_of, get, get_with};
 use common::generated_key;
-use common::stack::{have, players_ready, Backend, Stack};
+use common::stack::{have, key_file, players_ready, Backend, Stack};
 use hls_edge_signer::{
     Condition, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, RsaBackend, UrlSigner,
 };
@@ -33,21 +33,17 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn key_file(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = dir.join("private.pem");
-    std::fs::write(&key, generated_key(KeyAlgorithm::Rsa2048).0.as_bytes()).unwrap();
-    key
-}
-
 /// The chain, or `None` (after a note) without node, which runs the
 /// CloudFront Function.
 fn stack(name: &str, backend: Backend) -> Option<Stack> {
     if backend != Backend::ViewerRequest && !have("node", &["--version"]) {
         return None;
     }
-    Some(Stack::start(backend, &key_file(name), KEY_PAIR_ID))
+    Some(Stack::start(
+        backend,
+        &key_file(&format!("e2e-{name}")),
+        KEY_PAIR_ID,
+    ))
 }
 
 fn signer() -> UrlSigner {

@@ -26,10 +26,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::emulator::EmulatorProcess;
-use common::generated_key;
 use common::independent::{issued, resolve, uris};
-use common::stack::{have, players_ready, Backend, Stack};
-use hls_edge_signer::KeyAlgorithm;
+use common::stack::{have, key_file, players_ready, Backend, Killed, Stack};
 use serde_json::Value;
 
 const KEY_PAIR_ID: &str = "KLIVE";
@@ -46,12 +44,6 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn key_file(name: &str) -> PathBuf {
-    let key = scratch(name).join("private.pem");
-    std::fs::write(&key, generated_key(KeyAlgorithm::Rsa2048).0.as_bytes()).unwrap();
-    key
-}
-
 fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -62,16 +54,6 @@ fn now() -> f64 {
 /// Everything the live tests need, or `false` after a note.
 fn ready() -> bool {
     players_ready() && have("ffmpeg", &["-version"])
-}
-
-/// A process killed when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// hls.js on the development page, watching `path` for `seconds` of

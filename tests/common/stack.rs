@@ -55,6 +55,21 @@ pub fn players_ready() -> bool {
     true
 }
 
+/// `CARGO_TARGET_TMPDIR/<dir>/private.pem`: a fresh RSA key for a stack.
+pub fn key_file(dir: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("private.pem");
+    std::fs::write(
+        &key,
+        super::generated_key(hls_edge_signer::KeyAlgorithm::Rsa2048)
+            .0
+            .as_bytes(),
+    )
+    .unwrap();
+    key
+}
+
 /// Where the function runs behind the emulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -79,7 +94,7 @@ fn repo() -> PathBuf {
 }
 
 /// A process killed when dropped.
-struct Killed(Child);
+pub struct Killed(pub Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
