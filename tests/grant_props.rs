@@ -140,6 +140,26 @@ struct ViewerSpec {
     custom: bool,
 }
 
+impl ViewerSpec {
+    /// The viewer's policy at `now`: custom over `resource` with the spec's
+    /// conditions, or canned for exactly `url`.
+    fn policy(&self, resource: &str, url: &str, now: u64) -> Policy {
+        let expires = now + self.lifetime;
+        if !self.custom {
+            return Policy::canned(url, expires);
+        }
+        let mut policy = Policy::custom(resource, expires);
+        if let Some(prefix) = self.prefix {
+            let range = format!("{CLIENT}/{prefix}");
+            policy = policy.with(Condition::IpAddress(range.parse().unwrap()));
+        }
+        if let Some(ago) = self.not_before_ago {
+            policy = policy.with(Condition::DateGreaterThan(now - ago));
+        }
+        policy
+    }
+}
+
 fn viewer_spec() -> impl Strategy<Value = ViewerSpec> {
     (
         1u64..20_000,
@@ -272,18 +292,7 @@ proptest! {
         // The viewer's own grant, signed and verified.
         let expires = now + spec.lifetime;
         let range = spec.prefix.map(|p| format!("{CLIENT}/{p}"));
-        let policy = if spec.custom {
-            let mut policy = Policy::custom(&format!("{HOST}/*"), expires);
-            if let Some(r) = &range {
-                policy = policy.with(Condition::IpAddress(r.parse().unwrap()));
-            }
-            if let Some(ago) = spec.not_before_ago {
-                policy = policy.with(Condition::DateGreaterThan(now - ago));
-            }
-            policy
-        } else {
-            Policy::canned(&base, expires)
-        };
+        let policy = spec.policy(&format!("{HOST}/*"), &base, now);
         let viewer_url = signer().sign_url(&base, &policy).unwrap();
         let grant = verify_request(&viewer_url, &[], &trusted(), now, Some(client)).unwrap();
         let rewriter = Rewriter::new(signer().clone(), options.clone(), 256);
@@ -396,18 +405,7 @@ proptest! {
             2 => format!("{tree}*"),
             _ => format!("{base}*"),
         };
-        let policy = if spec.custom {
-            let mut policy = Policy::custom(&viewer_resource, expires);
-            if let Some(r) = &range {
-                policy = policy.with(Condition::IpAddress(r.parse().unwrap()));
-            }
-            if let Some(ago) = spec.not_before_ago {
-                policy = policy.with(Condition::DateGreaterThan(now - ago));
-            }
-            policy
-        } else {
-            Policy::canned(&viewer_base, expires)
-        };
+        let policy = spec.policy(&viewer_resource, &viewer_base, now);
         let viewer_url = signer().sign_url(&viewer_base, &policy).unwrap();
         let viewer_signature = viewer_url.split("Signature=").nth(1).unwrap().split('&').next().unwrap().to_owned();
         let grant = verify_request(&viewer_url, &[], &trusted(), now, Some(client)).unwrap();
