@@ -83,8 +83,9 @@ fn check_refs(text: &str, refs: &[UriRef]) {
                     "#{i}: text after a bare URI on its line"
                 );
             }
-            Carrier::Attribute { tag, .. } => {
-                // Between the quotes of a quoted string, on a line of that tag.
+            Carrier::Attribute { .. } | Carrier::OtherAttribute => {
+                // Between the quotes of a quoted string, on a line of that
+                // tag (any tag, for a `URI` / `*-URI` of another tag).
                 assert!(
                     range.start > 0 && bytes[range.start - 1] == b'"',
                     "#{i}: no opening quote"
@@ -97,8 +98,16 @@ fn check_refs(text: &str, refs: &[UriRef]) {
                 );
                 let head =
                     without_bom(text, line_start, range.start).trim_start_matches([' ', '\t']);
-                let expected = format!("#{tag}:");
-                assert!(head.starts_with(&expected), "#{i}: URI not on a {tag} line");
+                match r.carrier {
+                    Carrier::Attribute { tag, .. } => {
+                        let expected = format!("#{tag}:");
+                        assert!(head.starts_with(&expected), "#{i}: URI not on a {tag} line");
+                    }
+                    _ => assert!(
+                        head.starts_with("#EXT"),
+                        "#{i}: URI attribute off a tag line"
+                    ),
+                }
             }
         }
     }
