@@ -7,74 +7,24 @@
 
 #![no_main]
 
+#[path = "shared/rewriters.rs"]
+mod rewriters;
+
+use rewriters::{Setup, APPENDABLE, NOW};
+
 use std::sync::OnceLock;
 
 use hls_edge_signer::dash::scan::{scan, SlotKind};
-use hls_edge_signer::hls::rewrite::{Mode, RewriteError, RewriteOptions, Rewriter, Viewer};
-use hls_edge_signer::keys::generate_pem;
-use hls_edge_signer::scope::Confinement;
-use hls_edge_signer::{
-    verify_request, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, RsaBackend, TrustedKeys,
-    UrlSigner, VerifiedGrant,
-};
+use hls_edge_signer::hls::rewrite::{RewriteError, Viewer};
 use libfuzzer_sys::fuzz_target;
 
 const VIEWER_URL: &str = "https://d111111abcdef8.cloudfront.net/videos/stream._mpd";
 const VIEWER_DIRECTORY: &str = "https://d111111abcdef8.cloudfront.net/videos/";
-const KEY_PAIR_ID: &str = "K2JCJMDEHXQW5F";
-const NOW: u64 = 1_700_000_000;
-const MODES: [Mode; 4] = [Mode::Canned, Mode::Wildcard, Mode::Directory, Mode::Propagate];
 const EXTRA_HOSTS: [&str; 2] = ["media.mpd", "cdn.example.net"];
-const APPENDABLE: [&str; 5] = ["Expires", "Policy", "Signature", "Key-Pair-Id", "Hash-Algorithm"];
-
-struct Setup {
-    rewriters: Vec<Rewriter>,
-    grant: VerifiedGrant,
-    viewer_url: String,
-}
 
 fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
-    SETUP.get_or_init(|| {
-        let (pem, _public) = generate_pem(KeyAlgorithm::EcdsaP256).expect("key generation");
-        let key = PrivateKey::from_pem(&pem).expect("generated key parses");
-        let signer = key.signer(RsaBackend::AwsLc).expect("signer");
-        let url_signer =
-            UrlSigner::new(signer, KEY_PAIR_ID, HashAlgorithm::Sha256).expect("url signer");
-        let mut rewriters = Vec::new();
-        for extra in [false, true] {
-            for confine in [false, true] {
-                for mode in MODES {
-                    let options = RewriteOptions {
-                        mode,
-                        extra_hosts: if extra {
-                            EXTRA_HOSTS.map(str::to_owned).to_vec()
-                        } else {
-                            Vec::new()
-                        },
-                        confinement: confine.then_some(Confinement { segments: 1 }),
-                        ..RewriteOptions::default()
-                    };
-                    rewriters.push(Rewriter::new(url_signer.clone(), options, 4096));
-                }
-            }
-        }
-        let mut trusted = TrustedKeys::new();
-        trusted.insert(KEY_PAIR_ID, key.public_key().expect("public key"));
-        let viewer_url = url_signer
-            .sign_url(
-                VIEWER_URL,
-                &Policy::custom(&format!("{VIEWER_DIRECTORY}*"), NOW + 7200),
-            )
-            .expect("viewer URL");
-        let grant =
-            verify_request(&viewer_url, &[], &trusted, NOW, None).expect("viewer grant verifies");
-        Setup {
-            rewriters,
-            grant,
-            viewer_url,
-        }
-    })
+    SETUP.get_or_init(|| Setup::new(VIEWER_URL, VIEWER_DIRECTORY, &EXTRA_HOSTS))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -101,7 +51,11 @@ fuzz_target!(|data: &[u8]| {
 fn check_lossless(input: &str, output: &str) {
     let before = scan(input).expect("rewrite succeeded on a document the scanner rejects");
     let after = scan(output).unwrap_or_else(|e| panic!("the output no longer reads: {e}"));
-    assert_eq!(before.slots.len(), after.slots.len(), "URL values added or lost");
+    assert_eq!(
+        before.slots.len(),
+        after.slots.len(),
+        "URL values added or lost"
+    );
     let (mut in_pos, mut out_pos) = (0, 0);
     for (i, (a, b)) in before.slots.iter().zip(&after.slots).enumerate() {
         assert_eq!(a.kind, b.kind, "value #{i}: kind changed");
@@ -136,7 +90,11 @@ fn check_signed_value(i: usize, kind: SlotKind, original: &str, rewritten: &str)
     let (b, b_fragment) = rewritten.split_at(fragment_at(rewritten));
     assert_eq!(a_fragment, b_fragment, "fragment changed; {}", ctx());
     let a_path_end = a.find('?').unwrap_or(a.len());
-    let head = if kind == SlotKind::Location && b.starts_with(&format!("{}._mpd", a[..a_path_end].strip_suffix(".mpd").unwrap_or("\u{0}"))) {
+    let head = if kind == SlotKind::Location
+        && b.starts_with(&format!(
+            "{}._mpd",
+            a[..a_path_end].strip_suffix(".mpd").unwrap_or("\u{0}")
+        )) {
         format!("{}._mpd{}", &a[..a_path_end - 4], &a[a_path_end..])
     } else {
         a.to_owned()

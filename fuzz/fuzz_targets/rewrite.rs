@@ -10,91 +10,28 @@
 
 #![no_main]
 
+#[path = "shared/rewriters.rs"]
+mod rewriters;
+
+use rewriters::{Setup, APPENDABLE, KEY_PAIR_ID, NOW};
+
 use std::sync::OnceLock;
 
-use hls_edge_signer::hls::rewrite::{
-    Mode, RewriteError, RewriteOptions, RewriteStats, Rewriter, Viewer,
-};
+use hls_edge_signer::hls::rewrite::{RewriteError, RewriteStats, Viewer};
 use hls_edge_signer::hls::scan::scan;
-use hls_edge_signer::keys::generate_pem;
-use hls_edge_signer::scope::Confinement;
 use hls_edge_signer::uri::{is_plain_relative_path, resolve, AbsoluteUrl};
-use hls_edge_signer::{
-    verify_request, HashAlgorithm, KeyAlgorithm, Policy, PrivateKey, RsaBackend, TrustedKeys,
-    UrlSigner, VerifiedGrant,
-};
 use libfuzzer_sys::fuzz_target;
 
 const VIEWER_URL: &str = "https://d111111abcdef8.cloudfront.net/videos/index._m3u8";
 /// The directory of `VIEWER_URL`, written out by hand.
 const VIEWER_DIRECTORY: &str = "https://d111111abcdef8.cloudfront.net/videos/";
-const KEY_PAIR_ID: &str = "K2JCJMDEHXQW5F";
 const SUFFIX: &str = "._m3u8";
-const NOW: u64 = 1_700_000_000;
-const MODES: [Mode; 4] = [Mode::Canned, Mode::Wildcard, Mode::Directory, Mode::Propagate];
 /// Hosts named like playlists (the rewriter once panicked on them).
 const EXTRA_HOSTS: [&str; 2] = ["media.m3u8", "cdn.example.net"];
 
-/// Query parameter names the rewriter may append.
-const APPENDABLE: [&str; 5] = [
-    "Expires",
-    "Policy",
-    "Signature",
-    "Key-Pair-Id",
-    "Hash-Algorithm",
-];
-
-/// Rewriters for every (mode, extra hosts, confinement), sharing a freshly
-/// generated P-256 key, and the viewer's verified grant.
-struct Setup {
-    rewriters: Vec<Rewriter>,
-    grant: VerifiedGrant,
-    viewer_url: String,
-}
-
 fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
-    SETUP.get_or_init(|| {
-        let (pem, _public) = generate_pem(KeyAlgorithm::EcdsaP256).expect("key generation");
-        let key = PrivateKey::from_pem(&pem).expect("generated key parses");
-        let signer = key.signer(RsaBackend::AwsLc).expect("signer");
-        let url_signer =
-            UrlSigner::new(signer, KEY_PAIR_ID, HashAlgorithm::Sha256).expect("url signer");
-        let mut rewriters = Vec::new();
-        for extra in [false, true] {
-            for confine in [false, true] {
-                for mode in MODES {
-                    let options = RewriteOptions {
-                        mode,
-                        suffix: SUFFIX.to_owned(),
-                        extra_hosts: if extra {
-                            EXTRA_HOSTS.map(str::to_owned).to_vec()
-                        } else {
-                            Vec::new()
-                        },
-                        confinement: confine.then_some(Confinement { segments: 1 }),
-                        ..RewriteOptions::default()
-                    };
-                    rewriters.push(Rewriter::new(url_signer.clone(), options, 4096));
-                }
-            }
-        }
-        let mut trusted = TrustedKeys::new();
-        trusted.insert(KEY_PAIR_ID, key.public_key().expect("public key"));
-        let viewer_url = url_signer
-            .sign_url(
-                VIEWER_URL,
-                &Policy::custom(&format!("{VIEWER_DIRECTORY}*"), NOW + 7200),
-            )
-            .expect("viewer URL");
-        let grant =
-            verify_request(&viewer_url, &[], &trusted, NOW, None).expect("viewer grant verifies");
-        Setup {
-            rewriters,
-            grant,
-            viewer_url,
-        }
-    })
+    SETUP.get_or_init(|| Setup::new(VIEWER_URL, VIEWER_DIRECTORY, &EXTRA_HOSTS))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -238,14 +175,9 @@ fn check_signed_uri(i: usize, original: &str, rewritten: &str) -> bool {
     // The path: unchanged, or a final `.m3u8` (any case) replaced by the
     // suffix — unless the `.m3u8` ends a host name (`https://media.m3u8`),
     // where there is no path to rename.
-    let authority_only = a
-        .path
-        .split_once("//")
-        .is_some_and(|(scheme, rest)| {
-            (scheme.is_empty() || scheme.ends_with(':'))
-                && !scheme.contains('/')
-                && !rest.contains('/')
-        });
+    let authority_only = a.path.split_once("//").is_some_and(|(scheme, rest)| {
+        (scheme.is_empty() || scheme.ends_with(':')) && !scheme.contains('/') && !rest.contains('/')
+    });
     // Only the lowercase spelling is renamed (it must round-trip through the
     // function's `._m3u8` → `.m3u8` mapping).
     let playlist = !authority_only && a.path.ends_with(".m3u8");
