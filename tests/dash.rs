@@ -399,10 +399,12 @@ fn check_mpd(s: &Setup, name: &str, input: &str, path: &str) -> Result<Checked, 
         served[a.value] = true;
         let propagated = b.url.contains(&s.viewer_query(&b.url)) && s.mode == Mode::Propagate;
         // An MPD that comes back through the function lasts as the viewer's grant.
-        let routed = b.url.split('?').next().unwrap_or("").ends_with("._mpd");
+        // (Its own exact grant; a directory grant keeps the issued lifetime.)
+        let routed =
+            b.url.split('?').next().unwrap_or("").ends_with("._mpd") && s.mode != Mode::Directory;
         if routed {
             let viewer = match s.mode {
-                Mode::Wildcard | Mode::Directory => NOW + 1800,
+                Mode::Wildcard => NOW + 1800,
                 _ => NOW + 7200,
             };
             assert_eq!(grant.policy().expires(), viewer, "{context}");

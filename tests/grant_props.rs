@@ -22,8 +22,9 @@ use common::generated_key;
 use common::independent::{cidr_within, cloudfront_matches, issued_grants, resolve, Issued};
 use hls_edge_signer::delivery::{self, Delivery};
 use hls_edge_signer::edge::deliver::{CookieSettings, Job};
-use hls_edge_signer::grant::{Expiry, IpPinning, Ipv6Viewers};
+use hls_edge_signer::grant::{round_up, Expiry, IpPinning, Ipv6Viewers};
 use hls_edge_signer::hls::rewrite::{Mode, RewriteOptions, Rewriter, Viewer};
+use hls_edge_signer::live::{LiveTiming, MAX_LIFETIME};
 use hls_edge_signer::manifest::ManifestFormat;
 use hls_edge_signer::scope::Confinement;
 use hls_edge_signer::{
@@ -334,6 +335,22 @@ proptest! {
             prop_assert!(issued_expires <= expires, "{uri}: {issued_expires} > {expires}");
             if let Some(ago) = spec.not_before_ago {
                 prop_assert!(not_before >= Some(now - ago), "{uri}: valid before the viewer");
+            }
+            // Past the configured lifetime (or a live window's floor) lasts
+            // only the viewer's own grant handed on, or a child playlist's
+            // own grant, routed back through the function: never an issued
+            // one that covers segments (a directory).
+            if let Expiry::Ttl { ttl, bucket } = options.expiry {
+                let floor = LiveTiming::of_hls(&text).map_or(0, |t| t.min_lifetime());
+                let lifetime = ttl.max(round_up(floor, bucket).min(MAX_LIFETIME));
+                let bound = round_up(now + lifetime, bucket);
+                if issued_expires > bound && resource != policy.resource() {
+                    let routed = url.split('?').next().unwrap().ends_with("._m3u8");
+                    prop_assert!(
+                        routed && resource == format!("{url}*"),
+                        "{uri}: {resource} lasts until {issued_expires} > {bound}"
+                    );
+                }
             }
             // Place.
             if let Some(outer) = &range {

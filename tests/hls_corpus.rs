@@ -206,9 +206,10 @@ fn check_signed(
             .unwrap_or_else(|r| panic!("{context}: LL-HLS reload {reload}: {r}"));
     }
     let propagated = viewer_query.is_some_and(|q| signing.join("&") == q);
-    // A child playlist comes back through the function: it lasts as the
-    // viewer's grant (which, in wildcard and directory, ends at +1800).
-    let routed = target_is_routed(&absolute);
+    // A child playlist comes back through the function: its own grant
+    // lasts as the viewer's (which, in wildcard, ends at +1800); a directory
+    // grant covers segments too and keeps the issued lifetime.
+    let routed = target_is_routed(&absolute) && s.mode != Mode::Directory;
     match s.mode {
         Mode::Propagate if propagated => {
             assert_eq!(grant.policy().expires(), NOW + 7200);

@@ -64,6 +64,10 @@ enum Plan {
         /// The grant covers the next entries of a SegmentURL run (a digit
         /// pattern, or a directory): they share it without planning.
         run: bool,
+        /// An exact grant on an MPD that comes back through the function
+        /// (`Location`): it lasts as the viewer's grant
+        /// ([`crate::grant::IssueLimits::routed`]).
+        routed: bool,
     },
     /// The viewer's own parameters (`propagate` mode, its policy covers
     /// every target).
@@ -162,6 +166,7 @@ impl Rewriter {
                     canned,
                     rename_at,
                     run: pattern,
+                    routed,
                 } => {
                     let escaped = match &last {
                         Some((r, c, escaped)) if *r == resource && *c == canned => {
@@ -170,10 +175,11 @@ impl Rewriter {
                         }
                         _ => {
                             // An MPD `Location` comes back through the
-                            // function: it lasts as the viewer's grant.
-                            let policy = match rename_at {
-                                Some(_) => limits.routed().policy(&resource),
-                                None => limits.policy(&resource),
+                            // function: its own exact grant lasts as the
+                            // viewer's.
+                            let policy = match routed {
+                                true => limits.routed().policy(&resource),
+                                false => limits.policy(&resource),
                             };
                             let (params, hit) =
                                 self.cache().get_or_sign(self.signer(), &policy, canned)?;
@@ -452,6 +458,7 @@ impl Planner<'_> {
                 resource,
                 rename_at,
                 run: false,
+                routed: rename_at.is_some(),
             };
         }
         // A pattern: a digit pattern per target, or targets merged across
@@ -476,6 +483,7 @@ impl Planner<'_> {
                 canned: false,
                 rename_at,
                 run,
+                routed: false,
             };
         }
         if let Some(reason) = pattern_obstacle(&resource) {
@@ -487,6 +495,7 @@ impl Planner<'_> {
             resource,
             rename_at: if wild { None } else { rename_at },
             run: run && wild,
+            routed: false,
         }
     }
 

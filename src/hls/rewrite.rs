@@ -458,6 +458,11 @@ struct Issue {
     canned: bool,
     /// A segment pattern (`seg-?????.ts`).
     pattern: bool,
+    /// A grant on one child playlist and its reload queries only: when the
+    /// playlist comes back through the function it may last as the
+    /// viewer's grant ([`IssueLimits::routed`]). A directory grant never
+    /// does, since it covers the directory's segments too.
+    playlist_only: bool,
 }
 
 const M3U8: &str = ".m3u8";
@@ -666,7 +671,8 @@ impl<'a> Job<'a> {
             }
             None => {
                 let grant = self.resource(&origin, &path, &target_url, child_playlist, carrier);
-                let params = self.signed(grant.resource, grant.canned, rename.is_some())?;
+                let routed = grant.playlist_only && rename.is_some();
+                let params = self.signed(grant.resource, grant.canned, routed)?;
                 if grant.pattern
                     && self.viewer_params.is_none()
                     && uri::is_plain_relative_path(reference)
@@ -701,13 +707,17 @@ impl<'a> Job<'a> {
             resource,
             canned: false,
             pattern: false,
+            playlist_only: false,
         };
         if mode == Mode::Directory {
             return custom(format!("{origin}{directory}*"));
         }
         if child_playlist {
             // LL-HLS players append `_HLS_msn`, `_HLS_part`, `_HLS_skip`.
-            return custom(format!("{target_url}*"));
+            return Issue {
+                playlist_only: true,
+                ..custom(format!("{target_url}*"))
+            };
         }
         let exact_is_target = target_url.len() == origin.len() + path.len();
         if mode != Mode::Canned && is_segment(carrier) && exact_is_target {
@@ -716,6 +726,7 @@ impl<'a> Job<'a> {
                     resource: format!("{origin}{directory}{pattern}"),
                     canned: false,
                     pattern: true,
+                    playlist_only: false,
                 };
             }
         }
@@ -723,6 +734,7 @@ impl<'a> Job<'a> {
             resource: target_url.to_owned(),
             canned: self.limits.allows_canned(),
             pattern: false,
+            playlist_only: false,
         }
     }
 
