@@ -99,10 +99,8 @@ impl Rewriter {
         carry: Option<Carry>,
     ) -> Result<Rewritten, RewriteError> {
         let mpd = scan(text)?;
-        let base_text = UrlParts::split(viewer.url).without_signing_parameters();
-        let base = AbsoluteUrl::parse(&base_text).map_err(RewriteError::ViewerUrl)?;
         let live = LiveTiming::of_mpd(&mpd);
-        let limits = self.issue_limits(live.as_ref(), viewer, now)?;
+        let (base, limits) = self.start(viewer, live.as_ref(), now)?;
         let planner = Planner {
             rewriter: self,
             mpd: &mpd,

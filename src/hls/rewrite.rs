@@ -265,6 +265,20 @@ impl Rewriter {
         IssueLimits::compute(options, viewer.grant, viewer.client_ip, now)
     }
 
+    /// What a rewrite for `viewer` starts from: the base its references
+    /// resolve against (the viewer's URL without its signing parameters)
+    /// and the limits of everything it issues.
+    pub(crate) fn start(
+        &self,
+        viewer: &Viewer<'_>,
+        live: Option<&LiveTiming>,
+        now: u64,
+    ) -> Result<(AbsoluteUrl, IssueLimits), RewriteError> {
+        let base_text = UrlParts::split(viewer.url).without_signing_parameters();
+        let base = AbsoluteUrl::parse(&base_text).map_err(RewriteError::ViewerUrl)?;
+        Ok((base, self.issue_limits(live, viewer, now)?))
+    }
+
     /// Rewrites `playlist` for `viewer` at `now` (epoch seconds).
     pub fn rewrite(
         &self,
@@ -285,10 +299,8 @@ impl Rewriter {
         carry: Option<Carry>,
     ) -> Result<Rewritten, RewriteError> {
         let uris = scan(playlist)?;
-        let base_text = UrlParts::split(viewer.url).without_signing_parameters();
-        let base = AbsoluteUrl::parse(&base_text).map_err(RewriteError::ViewerUrl)?;
         let live = LiveTiming::of_hls(playlist);
-        let limits = self.issue_limits(live.as_ref(), viewer, now)?;
+        let (base, limits) = self.start(viewer, live.as_ref(), now)?;
         let base_origin = format!("{}://{}", base.scheme(), base.authority());
         // The base directory is checked once; plain relative references
         // below it then only need their own text checked.
